@@ -1,0 +1,327 @@
+"""Incidents, their timeline and checklists (handbook §1, §3, §6.1).
+
+Models answer questions about one object; every write goes through services.py.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from . import checklists
+
+
+class Severity(models.IntegerChoices):
+    """Handbook §1.1; lower is worse. Targets are §7.2's SLA in minutes."""
+
+    SEV1 = 1, "SEV-1"
+    SEV2 = 2, "SEV-2"
+    SEV3 = 3, "SEV-3"
+    SEV4 = 4, "SEV-4"
+
+    @property
+    def description(self):
+        return SEVERITY_DESCRIPTIONS[self]
+
+    @property
+    def response_target(self):
+        return timedelta(minutes=SLA_MINUTES[self][0])
+
+    @property
+    def resolution_target(self):
+        return timedelta(minutes=SLA_MINUTES[self][1])
+
+
+SEVERITY_DESCRIPTIONS = {
+    Severity.SEV1: "Critical: complete outage or security breach",
+    Severity.SEV2: "Major: significant degradation affecting many customers",
+    Severity.SEV3: "Moderate: limited impact affecting some customers",
+    Severity.SEV4: "Low: minor issue, no customer-facing impact",
+}
+# (response, resolution) in minutes, §7.2.
+SLA_MINUTES = {
+    Severity.SEV1: (5, 60),
+    Severity.SEV2: (15, 4 * 60),
+    Severity.SEV3: (60, 24 * 60),
+    Severity.SEV4: (4 * 60, 72 * 60),
+}
+
+
+class Status(models.TextChoices):
+    DECLARED = "declared", "Declared"
+    INVESTIGATING = "investigating", "Investigating"
+    IDENTIFIED = "identified", "Identified"
+    FIXING = "fixing", "Fixing"
+    MONITORING = "monitoring", "Monitoring"
+    RESOLVED = "resolved", "Resolved"
+
+
+# Which status may follow which. Forward along the lifecycle, back when a fix did
+# not hold, and a resolved incident may be reopened.
+TRANSITIONS = {
+    Status.DECLARED: (Status.INVESTIGATING, Status.IDENTIFIED, Status.RESOLVED),
+    Status.INVESTIGATING: (Status.IDENTIFIED, Status.FIXING, Status.MONITORING, Status.RESOLVED),
+    Status.IDENTIFIED: (Status.FIXING, Status.MONITORING, Status.INVESTIGATING, Status.RESOLVED),
+    Status.FIXING: (Status.MONITORING, Status.IDENTIFIED, Status.INVESTIGATING, Status.RESOLVED),
+    Status.MONITORING: (Status.RESOLVED, Status.FIXING, Status.INVESTIGATING),
+    Status.RESOLVED: (Status.INVESTIGATING,),
+}
+
+
+class DetectionSource(models.TextChoices):
+    """Handbook §3.1."""
+
+    DATADOG = "datadog", "DataDog alert"
+    PAGERDUTY = "pagerduty", "PagerDuty aggregated alert"
+    CLOUDWATCH = "cloudwatch", "AWS CloudWatch alert"
+    MONITORING = "monitoring", "Other monitoring alert"
+    CUSTOMER_SUPPORT = "customer_support", "Customer Support (#support-escalations)"
+    ENGINEERING = "engineering", "Engineering team (#engineering)"
+    STATUS_PAGE = "status_page", "Status page report"
+    OTHER = "other", "Other"
+
+
+class Service(models.Model):
+    """A service or component incidents can affect (and, later, a status-page component)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class IncidentSequence(models.Model):
+    """The last incident number handed out per year, so INC-YYYY-NNNN never repeats."""
+
+    year = models.PositiveIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.year}: {self.last}"
+
+
+class Incident(models.Model):
+    """One incident, from declaration to resolution."""
+
+    ref = models.CharField("ID", max_length=20, unique=True, editable=False)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    severity = models.PositiveSmallIntegerField(choices=Severity.choices, db_index=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DECLARED, db_index=True
+    )
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="commanded_incidents", verbose_name="Incident Commander",
+    )
+    technical_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="tech_led_incidents",
+    )
+    communications_lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="comms_led_incidents",
+    )
+    responders = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="responded_incidents"
+    )
+    services = models.ManyToManyField(Service, blank=True, related_name="incidents")
+    customer_impact = models.TextField(blank=True)
+    detection_source = models.CharField(
+        max_length=30, choices=DetectionSource.choices, default=DetectionSource.OTHER
+    )
+    channel_name = models.CharField(max_length=80)
+    classification = models.JSONField(
+        default=dict, blank=True, help_text="Answers to the §1.2 decision tree."
+    )
+    classified_severity = models.PositiveSmallIntegerField(
+        choices=Severity.choices, null=True, blank=True,
+        help_text="The severity the decision tree gave, before any override.",
+    )
+    severity_override_reason = models.TextField(blank=True)
+    resolution = models.TextField(blank=True)
+
+    declared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declared_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(help_text="When the problem began.")
+    detected_at = models.DateTimeField(db_index=True, help_text="When it was noticed.")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    identified_at = models.DateTimeField(null=True, blank=True)
+    mitigated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    response_breach_noted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    resolution_breach_noted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-declared_at"]
+        indexes = [models.Index(fields=["status", "severity", "declared_at"])]
+
+    def __str__(self):
+        return f"{self.ref} {self.title}"
+
+    def get_absolute_url(self):
+        return reverse("incidents:detail", args=[self.ref])
+
+    @property
+    def severity_label(self):
+        return Severity(self.severity).label
+
+    @property
+    def is_open(self):
+        return self.status != Status.RESOLVED
+
+    def allowed_transitions(self):
+        return TRANSITIONS[Status(self.status)]
+
+    def response_due_at(self):
+        return self.detected_at + Severity(self.severity).response_target
+
+    def resolution_due_at(self):
+        return self.detected_at + Severity(self.severity).resolution_target
+
+    def response_breached(self, now=None):
+        done = self.acknowledged_at
+        return (done or now or timezone.now()) > self.response_due_at()
+
+    def resolution_breached(self, now=None):
+        done = self.resolved_at
+        return (done or now or timezone.now()) > self.resolution_due_at()
+
+    def duration(self, now=None):
+        return (self.resolved_at or now or timezone.now()) - self.started_at
+
+    def role_holders(self):
+        return {u for u in (self.commander, self.technical_lead, self.communications_lead) if u}
+
+
+class TimelineKind(models.TextChoices):
+    NOTE = "note", "Note"
+    ACTION = "action", "Action taken"
+    FINDING = "finding", "Finding"
+    DECLARED = "declared", "Incident declared"
+    STATUS = "status", "Status change"
+    SEVERITY = "severity", "Severity change"
+    ROLE = "role", "Role assignment"
+    CHECKLIST = "checklist", "Checklist"
+    SLA = "sla", "SLA"
+    RESOLVED = "resolved", "Incident resolved"
+
+
+# Kinds a person may write by hand; the others are written by the system.
+MANUAL_KINDS = (TimelineKind.NOTE, TimelineKind.ACTION, TimelineKind.FINDING)
+
+
+class TimelineEntry(models.Model):
+    """One line of the incident's story (§6.1 TimelineEntry).
+
+    `occurred_at` is when it happened (back-fillable), `created_at` when it was
+    written. `version` rises with every edit so a stale edit is refused; the text
+    before each edit is kept in TimelineRevision. Deleting only marks the entry.
+    """
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    occurred_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=20, choices=TimelineKind.choices, default=TimelineKind.NOTE)
+    body = models.TextField(help_text="Markdown.")
+    body_html = models.TextField(editable=False, help_text="body rendered and sanitised.")
+    version = models.PositiveIntegerField(default=1, editable=False)
+    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["incident", "occurred_at", "id"])]
+        verbose_name_plural = "timeline entries"
+
+    def __str__(self):
+        return f"{self.incident_id} {self.get_kind_display()} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_manual(self):
+        return self.kind in MANUAL_KINDS
+
+
+class TimelineRevision(models.Model):
+    """A timeline entry as it was before an edit (or a deletion)."""
+
+    entry = models.ForeignKey(TimelineEntry, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    body = models.TextField()
+    occurred_at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=TimelineKind.choices)
+    replaced_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    replaced_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "version"], name="uniq_revision_version")
+        ]
+
+    def __str__(self):
+        return f"entry {self.entry_id} v{self.version}"
+
+
+class ChecklistPhase(models.TextChoices):
+    TRIAGE = checklists.TRIAGE, checklists.PHASE_LABELS[checklists.TRIAGE]
+    RESTORATION = checklists.RESTORATION, checklists.PHASE_LABELS[checklists.RESTORATION]
+    VERIFICATION = checklists.VERIFICATION, checklists.PHASE_LABELS[checklists.VERIFICATION]
+    CLOSURE = checklists.CLOSURE, checklists.PHASE_LABELS[checklists.CLOSURE]
+
+
+class ChecklistItem(models.Model):
+    """One step of §3.2 / §3.4 on one incident: ticked (who, when) or waived (why)."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="checklist")
+    phase = models.CharField(max_length=20, choices=ChecklistPhase.choices)
+    position = models.PositiveSmallIntegerField()
+    text = models.CharField(max_length=200)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    waived_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "position"], name="uniq_checklist_pos")
+        ]
+
+    def __str__(self):
+        return self.text
+
+    @property
+    def is_done(self):
+        return self.done_at is not None
+
+    @property
+    def is_settled(self):
+        """Ticked, or waived with a reason: what resolving needs of closure items."""
+        return self.is_done or bool(self.waived_reason)

@@ -1,0 +1,37 @@
+"""Who may do what to an incident (DESIGN.md, security rules).
+
+Viewers read. Responders declare, join, and edit (timeline, checklists) the
+incidents they work on: those where they hold a role or have joined. Incident
+Commanders and Managers, and whoever is the incident's own commander, transition,
+change severity, assign roles and resolve. Services call these; templates use
+them only to decide which buttons to show.
+"""
+
+from oncall.roles import Role, has_role
+
+
+def can_declare(user):
+    return has_role(user, Role.RESPONDER, Role.INCIDENT_COMMANDER, Role.MANAGER)
+
+
+def can_command(user, incident):
+    if has_role(user, Role.INCIDENT_COMMANDER, Role.MANAGER):
+        return True
+    return user.is_authenticated and incident.commander_id == user.pk
+
+
+def works_on(user, incident):
+    if user.pk in (incident.commander_id, incident.technical_lead_id,
+                   incident.communications_lead_id):
+        return True
+    return incident.responders.filter(pk=user.pk).exists()
+
+
+def can_edit(user, incident):
+    if can_command(user, incident):
+        return True
+    return has_role(user, Role.RESPONDER) and works_on(user, incident)
+
+
+def can_join(user, incident):
+    return has_role(user, Role.RESPONDER, Role.INCIDENT_COMMANDER, Role.MANAGER)

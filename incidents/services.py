@@ -1,0 +1,411 @@
+"""Every state-changing operation on incidents.
+
+Each function runs in one transaction, checks permission and state first (a
+refusal raises and changes nothing), and writes its own timeline entry. Views,
+the admin, tasks and commands call these; none repeats the logic.
+"""
+
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.text import slugify
+
+from mindweave_ir.markup import render_markdown
+
+from . import checklists, permissions
+from .models import (
+    MANUAL_KINDS,
+    ChecklistItem,
+    ChecklistPhase,
+    Incident,
+    IncidentSequence,
+    Severity,
+    Status,
+    TimelineEntry,
+    TimelineKind,
+    TimelineRevision,
+)
+
+
+class IncidentError(Exception):
+    """A request the rules refuse (illegal transition, missing reason ...)."""
+
+
+class ConflictError(IncidentError):
+    """Someone else changed the object since the caller read it."""
+
+    def __init__(self, message, current):
+        super().__init__(message)
+        self.current = current
+
+
+ROLE_FIELDS = {
+    "commander": "Incident Commander",
+    "technical_lead": "Technical Lead",
+    "communications_lead": "Communications Lead",
+}
+
+
+def _require(allowed, message):
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def _name(user):
+    if user is None:
+        return "nobody"
+    return user.get_full_name() or user.get_username()
+
+
+def _log(incident, kind, body, *, by, occurred_at=None):
+    now = timezone.now()
+    return TimelineEntry.objects.create(
+        incident=incident, kind=kind, body=body, body_html=render_markdown(body),
+        author=by, occurred_at=occurred_at or now, created_at=now,
+    )
+
+
+def _locked(incident):
+    """Re-read the incident under a row lock so concurrent writers queue up."""
+    return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+def _next_ref(year):
+    """INC-YYYY-NNNN from a per-year counter; the UPDATE's row lock serialises declares."""
+    IncidentSequence.objects.get_or_create(year=year)
+    IncidentSequence.objects.filter(year=year).update(last=F("last") + 1)
+    number = IncidentSequence.objects.values_list("last", flat=True).get(year=year)
+    return f"INC-{year}-{number:04d}"
+
+
+def channel_name_for(title, when):
+    """`#inc-YYYYMMDD-brief-description` (§3.2 step 5), within Slack's 80 characters."""
+    prefix = f"#inc-{when:%Y%m%d}-"
+    brief = slugify(title)[: 79 - len(prefix)].strip("-") or "incident"
+    return prefix + brief
+
+
+@transaction.atomic
+def declare_incident(
+    *, title, severity, by, description="", classification=None, classified_severity=None,
+    override_reason="", services=(), customer_impact="", detection_source="other",
+    started_at=None, detected_at=None, commander=None,
+):
+    """Open an incident (§6.1 declareIncident).
+
+    1. Check the declarer may declare and an override of the tree's severity has a reason.
+    2. Number it INC-YYYY-NNNN, name its channel.
+    3. Copy the §3.2/§3.4 checklists onto it and write the "declared" timeline entry.
+    The declarer commands it unless someone else is named.
+    """
+    _require(permissions.can_declare(by), "Only Responders, Incident Commanders and Managers "
+                                          "may declare incidents.")
+    severity = Severity(severity)
+    override_reason = (override_reason or "").strip()
+    if classified_severity is not None and severity != classified_severity \
+            and not override_reason:
+        raise IncidentError(
+            f"The decision tree gave {Severity(classified_severity).label}; say why "
+            f"{severity.label} is right instead."
+        )
+    now = timezone.now()
+    started_at = started_at or now
+    detected_at = detected_at or now
+    if started_at > now or detected_at > now:
+        raise IncidentError("Start and detection times cannot be in the future.")
+    if detected_at < started_at:
+        raise IncidentError("The incident cannot be detected before it started.")
+    ref = _next_ref(now.year)
+    channel = channel_name_for(title, now)
+    if Incident.objects.filter(channel_name=channel).exists():
+        channel = f"{channel[:74]}-{ref[-4:]}"
+    incident = Incident.objects.create(
+        ref=ref, title=title.strip(), description=description, severity=severity,
+        classification=dict(classification or {}), classified_severity=classified_severity,
+        severity_override_reason=override_reason, customer_impact=customer_impact,
+        detection_source=detection_source, channel_name=channel,
+        declared_by=by, declared_at=now, started_at=started_at, detected_at=detected_at,
+        commander=commander or by,
+    )
+    incident.services.set(services)
+    ChecklistItem.objects.bulk_create(
+        ChecklistItem(incident=incident, phase=phase, position=position, text=text)
+        for phase, position, text in checklists.all_items()
+    )
+    body = f"Incident declared as **{severity.label}** by {_name(by)}; " \
+           f"commander {_name(incident.commander)}; channel `{channel}`."
+    if override_reason:
+        body += f"\n\nSeverity set over the decision tree's " \
+                f"{Severity(classified_severity).label}: {override_reason}"
+    _log(incident, TimelineKind.DECLARED, body, by=by)
+    return incident
+
+
+@transaction.atomic
+def change_status(incident, *, to, by, note=""):
+    """Move the incident along its lifecycle; resolving goes through resolve_incident."""
+    incident = _locked(incident)
+    _require(permissions.can_command(by, incident),
+             "Only the incident's commander, Incident Commanders and Managers change status.")
+    to = Status(to)
+    if to == Status.RESOLVED:
+        return resolve_incident(incident, resolution=note, by=by)
+    if to not in incident.allowed_transitions():
+        raise IncidentError(
+            f"{incident.get_status_display()} cannot go to {to.label}; allowed: "
+            + ", ".join(s.label for s in incident.allowed_transitions()) + "."
+        )
+    before = Status(incident.status)
+    now = timezone.now()
+    incident.status = to
+    if incident.acknowledged_at is None:
+        incident.acknowledged_at = now
+    if to in (Status.IDENTIFIED, Status.FIXING, Status.MONITORING) \
+            and incident.identified_at is None:
+        incident.identified_at = now
+    if to == Status.MONITORING and incident.mitigated_at is None:
+        incident.mitigated_at = now
+    if before == Status.RESOLVED:
+        incident.resolved_at = None
+    incident.save()
+    verb = "reopened" if before == Status.RESOLVED else "moved"
+    body = f"Status {verb}: {before.label} → **{to.label}** by {_name(by)}."
+    if note.strip():
+        body += f"\n\n{note.strip()}"
+    _log(incident, TimelineKind.STATUS, body, by=by)
+    return incident
+
+
+@transaction.atomic
+def resolve_incident(incident, *, resolution, by):
+    """Resolve (§6.1 resolveIncident): needs a resolution and every closure item settled."""
+    incident = _locked(incident)
+    _require(permissions.can_command(by, incident),
+             "Only the incident's commander, Incident Commanders and Managers resolve.")
+    if Status.RESOLVED not in incident.allowed_transitions():
+        raise IncidentError(f"A {incident.get_status_display()} incident cannot be resolved.")
+    resolution = (resolution or "").strip()
+    if not resolution:
+        raise IncidentError("Say how the incident was resolved.")
+    open_items = list(
+        incident.checklist.filter(phase=ChecklistPhase.CLOSURE, done_at__isnull=True,
+                                  waived_reason="").values_list("text", flat=True)
+    )
+    if open_items:
+        raise IncidentError(
+            "Tick or waive (with a reason) every closure item first: " + "; ".join(open_items)
+        )
+    now = timezone.now()
+    before = Status(incident.status)
+    incident.status = Status.RESOLVED
+    incident.resolution = resolution
+    incident.resolved_at = now
+    incident.acknowledged_at = incident.acknowledged_at or now
+    incident.mitigated_at = incident.mitigated_at or now
+    incident.save()
+    _log(incident, TimelineKind.RESOLVED,
+         f"Resolved by {_name(by)} (was {before.label}).\n\n{resolution}", by=by)
+    return incident
+
+
+@transaction.atomic
+def change_severity(incident, *, to, by, reason=""):
+    """Escalate or de-escalate; the timeline says which (§6.1 updateSeverity)."""
+    incident = _locked(incident)
+    _require(permissions.can_command(by, incident),
+             "Only the incident's commander, Incident Commanders and Managers change severity.")
+    to = Severity(to)
+    before = Severity(incident.severity)
+    if to == before:
+        raise IncidentError(f"The incident is already {to.label}.")
+    if not incident.is_open:
+        raise IncidentError("A resolved incident's severity cannot change; reopen it first.")
+    reason = (reason or "").strip()
+    escalated = to < before
+    if not escalated and not reason:
+        raise IncidentError("Say why the severity is being lowered.")
+    incident.severity = to
+    incident.save(update_fields=["severity", "updated_at"])
+    word = "escalated" if escalated else "de-escalated"
+    body = f"Severity {word}: {before.label} → **{to.label}** by {_name(by)}."
+    if reason:
+        body += f"\n\n{reason}"
+    _log(incident, TimelineKind.SEVERITY, body, by=by)
+    return incident
+
+
+@transaction.atomic
+def assign_role(incident, *, role, user, by):
+    """Give one of the three §3.3 roles to `user` (None clears TL or CL)."""
+    incident = _locked(incident)
+    _require(permissions.can_command(by, incident),
+             "Only the incident's commander, Incident Commanders and Managers assign roles.")
+    if role not in ROLE_FIELDS:
+        raise IncidentError(f"Unknown role {role!r}.")
+    if role == "commander" and user is None:
+        raise IncidentError("An incident always has an Incident Commander; name the next one.")
+    field = f"{role}_id"
+    if getattr(incident, field) == (user.pk if user else None):
+        raise IncidentError(f"{_name(user)} is already {ROLE_FIELDS[role]}.")
+    setattr(incident, role, user)
+    incident.save(update_fields=[role, "updated_at"])
+    if user is None:
+        body = f"{ROLE_FIELDS[role]} unassigned by {_name(by)}."
+    else:
+        body = f"**{_name(user)}** is now {ROLE_FIELDS[role]} (assigned by {_name(by)})."
+    _log(incident, TimelineKind.ROLE, body, by=by)
+    return incident
+
+
+@transaction.atomic
+def join_incident(incident, *, by):
+    """A responder joins the response, which lets them edit timeline and checklists."""
+    _require(permissions.can_join(by, incident), "Viewers cannot join incidents.")
+    if permissions.works_on(by, incident):
+        raise IncidentError("You are already working on this incident.")
+    incident.responders.add(by)
+    _log(incident, TimelineKind.ROLE, f"{_name(by)} joined the response.", by=by)
+    return incident
+
+
+def _require_edit(incident, by):
+    _require(permissions.can_edit(by, incident),
+             "Only people working on this incident may change its timeline and checklists.")
+
+
+def _clean_entry(body, kind, occurred_at):
+    body = (body or "").strip()
+    if not body:
+        raise IncidentError("A timeline entry needs some text.")
+    if kind not in MANUAL_KINDS:
+        raise IncidentError(f"{kind!r} entries are written by the system, not by hand.")
+    if occurred_at and occurred_at > timezone.now() + timedelta(minutes=5):
+        raise IncidentError("A timeline entry cannot be in the future.")
+    return body
+
+
+@transaction.atomic
+def add_timeline_entry(incident, *, body, by, kind=TimelineKind.NOTE, occurred_at=None):
+    _require_edit(incident, by)
+    body = _clean_entry(body, kind, occurred_at)
+    return _log(incident, kind, body, by=by, occurred_at=occurred_at)
+
+
+@transaction.atomic
+def edit_timeline_entry(entry, *, body, expected_version, by, kind=None, occurred_at=None):
+    """Edit a hand-written entry, keeping the previous text as a revision.
+
+    The UPDATE only applies if the version is still the one the editor saw; if
+    someone saved in between, nothing is written and ConflictError carries the
+    entry as it now stands.
+    """
+    _require_edit(entry.incident, by)
+    if not entry.is_manual:
+        raise IncidentError("System entries are part of the audit trail and cannot be edited.")
+    kind = kind or entry.kind
+    body = _clean_entry(body, kind, occurred_at)
+    occurred_at = occurred_at or entry.occurred_at
+    current = TimelineEntry.objects.select_for_update().get(pk=entry.pk)
+    if current.deleted_at is not None:
+        raise ConflictError("This entry was deleted while you were editing it.", current)
+    if current.version != expected_version:
+        raise ConflictError(
+            f"{_name(current.edited_by)} changed this entry while you were editing it. "
+            "Your text was not saved; it is shown below so you can merge it.", current,
+        )
+    TimelineRevision.objects.create(
+        entry=current, version=current.version, body=current.body,
+        occurred_at=current.occurred_at, kind=current.kind, replaced_by=by,
+    )
+    current.body = body
+    current.body_html = render_markdown(body)
+    current.kind = kind
+    current.occurred_at = occurred_at
+    current.version += 1
+    current.edited_at = timezone.now()
+    current.edited_by = by
+    current.save()
+    return current
+
+
+@transaction.atomic
+def delete_timeline_entry(entry, *, expected_version, by):
+    """Hide a hand-written entry; it stays in the database with who deleted it and when."""
+    _require_edit(entry.incident, by)
+    if not entry.is_manual:
+        raise IncidentError("System entries are part of the audit trail and cannot be deleted.")
+    current = TimelineEntry.objects.select_for_update().get(pk=entry.pk)
+    if current.deleted_at is not None:
+        raise IncidentError("This entry is already deleted.")
+    if current.version != expected_version:
+        raise ConflictError(
+            f"{_name(current.edited_by)} changed this entry since you loaded it; "
+            "read it again before deleting.", current,
+        )
+    current.deleted_at = timezone.now()
+    current.deleted_by = by
+    current.version += 1
+    current.save(update_fields=["deleted_at", "deleted_by", "version"])
+    return current
+
+
+@transaction.atomic
+def set_checklist_item(item, *, done, by):
+    """Tick or untick a checklist item, recording who and when."""
+    _require_edit(item.incident, by)
+    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    if done and item.done_at is None:
+        item.done_at, item.done_by = timezone.now(), by
+    elif not done:
+        item.done_at, item.done_by = None, None
+    item.save(update_fields=["done_at", "done_by"])
+    return item
+
+
+@transaction.atomic
+def waive_checklist_item(item, *, reason, by):
+    """Mark an item as deliberately skipped; the reason goes on the timeline too."""
+    _require(permissions.can_command(by, item.incident),
+             "Only the incident's commander, Incident Commanders and Managers waive items.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise IncidentError("Say why this item is being waived.")
+    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    item.waived_reason = reason
+    item.save(update_fields=["waived_reason"])
+    _log(item.incident, TimelineKind.CHECKLIST,
+         f"Checklist item waived by {_name(by)}: *{item.text}*. Reason: {reason}", by=by)
+    return item
+
+
+def note_sla_breaches(*, now=None):
+    """Write one timeline entry per breached SLA target of each open incident.
+
+    Claimed with a conditional UPDATE per incident and target, so two beat ticks
+    (or two workers) never note the same breach twice. Returns how many were noted.
+    """
+    now = now or timezone.now()
+    noted = 0
+    candidates = Incident.objects.exclude(status=Status.RESOLVED).filter(
+        resolution_breach_noted_at__isnull=True
+    ).only("id", "severity", "detected_at", "acknowledged_at", "response_breach_noted_at")
+    for incident in candidates.iterator():
+        targets = [("resolution", incident.resolution_due_at(), "resolution_breach_noted_at")]
+        if incident.acknowledged_at is None and incident.response_breach_noted_at is None:
+            targets.append(("response", incident.response_due_at(), "response_breach_noted_at"))
+        for label, due, field in targets:
+            if due > now:
+                continue
+            with transaction.atomic():
+                claimed = Incident.objects.filter(pk=incident.pk, **{f"{field}__isnull": True}) \
+                    .update(**{field: now})
+                if claimed == 1:
+                    sev = Severity(incident.severity).label
+                    _log(incident, TimelineKind.SLA,
+                         f"**{label.capitalize()} SLA breached**: {sev} target was "
+                         f"{timezone.localtime(due):%Y-%m-%d %H:%M %Z}.", by=None, occurred_at=due)
+                    noted += 1
+    return noted

@@ -1,0 +1,1 @@
+def dashboard(request): pass

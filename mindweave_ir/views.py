@@ -1,0 +1,48 @@
+"""Liveness and readiness probes; both open without login (DESIGN.md)."""
+
+from django.contrib.auth.decorators import login_not_required
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from .celery import app as celery_app
+
+
+@login_not_required
+@require_safe
+@never_cache
+def healthz(request):
+    """The process is up. Touches nothing else."""
+    return HttpResponse("ok\n", content_type="text/plain")
+
+
+def _check_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _check_broker():
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+
+
+CHECKS = {"database": _check_database, "broker": _check_broker}
+
+
+@login_not_required
+@require_safe
+@never_cache
+def readyz(request):
+    """Database and broker reachable: 200; otherwise 503 naming what failed."""
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+            results[name] = f"error: {type(exc).__name__}: {exc}"
+        else:
+            results[name] = "ok"
+    ready = all(value == "ok" for value in results.values())
+    return JsonResponse({"ready": ready, **results}, status=200 if ready else 503)

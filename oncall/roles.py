@@ -1,0 +1,58 @@
+"""The four roles of the product, kept as Django groups (made by a data migration).
+
+Every permission check in the services asks these helpers, so what a role may do
+is decided in one place.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    VIEWER = "Viewer"
+    RESPONDER = "Responder"
+    INCIDENT_COMMANDER = "Incident Commander"
+    MANAGER = "Manager"
+
+
+def role_names(user):
+    """The set of role names a user holds (cached on the user object per request)."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_mindweave_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.values_list("name", flat=True))
+        user._mindweave_roles = cached
+    return cached
+
+
+def has_role(user, *roles):
+    if user.is_authenticated and user.is_superuser:
+        return True
+    return bool(role_names(user) & {str(r) for r in roles})
+
+
+class ManagerAdminMixin:
+    """Admin access by role: staff Managers (and superusers) run the product's admin.
+
+    Model permissions are not handed out one by one; the Manager role is the grant.
+    """
+
+    def _is_manager(self, request):
+        return request.user.is_active and request.user.is_staff and has_role(
+            request.user, Role.MANAGER
+        )
+
+    def has_module_permission(self, request):
+        return self._is_manager(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_manager(request)
+
+    def has_add_permission(self, request, *args):
+        return self._is_manager(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self._is_manager(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._is_manager(request)

@@ -1,0 +1,1 @@
+# Post-incident reviews, handoffs and metrics arrive with their own issues.
