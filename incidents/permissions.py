@@ -21,6 +21,8 @@ def can_command(user, incident):
 
 
 def works_on(user, incident):
+    if not user.is_authenticated:
+        return False
     if user.pk in (incident.commander_id, incident.technical_lead_id,
                    incident.communications_lead_id):
         return True
@@ -35,3 +37,10 @@ def can_edit(user, incident):
 
 def can_join(user, incident):
     return has_role(user, Role.RESPONDER, Role.INCIDENT_COMMANDER, Role.MANAGER)
+
+
+def can_hold_role(user):
+    """Anyone but a pure Viewer may be commander, technical or communications lead."""
+    return user.is_active and has_role(
+        user, Role.RESPONDER, Role.INCIDENT_COMMANDER, Role.MANAGER
+    )

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -88,6 +88,17 @@ def channel_name_for(title, when):
     return prefix + brief
 
 
+def _free_channel_name(channel):
+    """The name itself if unused, else the name with the first free `-N` suffix."""
+    taken = set(Incident.objects.filter(channel_name__startswith=channel)
+                .values_list("channel_name", flat=True))
+    candidate, n = channel, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{channel[:79 - len(str(n)) - 1]}-{n}"
+    return candidate
+
+
 @transaction.atomic
 def declare_incident(
     *, title, severity, by, description="", classification=None, classified_severity=None,
@@ -104,9 +115,12 @@ def declare_incident(
     _require(permissions.can_declare(by), "Only Responders, Incident Commanders and Managers "
                                           "may declare incidents.")
     severity = Severity(severity)
-    override_reason = (override_reason or "").strip()
-    if classified_severity is not None and severity != classified_severity \
-            and not override_reason:
+    title = (title or "").strip()
+    if not title or len(title) > Incident._meta.get_field("title").max_length:
+        raise IncidentError("A title of 1 to 200 characters is needed.")
+    overridden = classified_severity is not None and severity != classified_severity
+    override_reason = (override_reason or "").strip() if overridden else ""
+    if overridden and not override_reason:
         raise IncidentError(
             f"The decision tree gave {Severity(classified_severity).label}; say why "
             f"{severity.label} is right instead."
@@ -119,11 +133,9 @@ def declare_incident(
     if detected_at < started_at:
         raise IncidentError("The incident cannot be detected before it started.")
     ref = _next_ref(now.year)
-    channel = channel_name_for(title, now)
-    if Incident.objects.filter(channel_name=channel).exists():
-        channel = f"{channel[:74]}-{ref[-4:]}"
+    channel = _free_channel_name(channel_name_for(title, now))
     incident = Incident.objects.create(
-        ref=ref, title=title.strip(), description=description, severity=severity,
+        ref=ref, title=title, description=description, severity=severity,
         classification=dict(classification or {}), classified_severity=classified_severity,
         severity_override_reason=override_reason, customer_impact=customer_impact,
         detection_source=detection_source, channel_name=channel,
@@ -247,6 +259,8 @@ def assign_role(incident, *, role, user, by):
         raise IncidentError(f"Unknown role {role!r}.")
     if role == "commander" and user is None:
         raise IncidentError("An incident always has an Incident Commander; name the next one.")
+    if user is not None and not permissions.can_hold_role(user):
+        raise IncidentError(f"{_name(user)} is a Viewer and cannot hold an incident role.")
     field = f"{role}_id"
     if getattr(incident, field) == (user.pk if user else None):
         raise IncidentError(f"{_name(user)} is already {ROLE_FIELDS[role]}.")
@@ -263,6 +277,7 @@ def assign_role(incident, *, role, user, by):
 @transaction.atomic
 def join_incident(incident, *, by):
     """A responder joins the response, which lets them edit timeline and checklists."""
+    incident = _locked(incident)
     _require(permissions.can_join(by, incident), "Viewers cannot join incidents.")
     if permissions.works_on(by, incident):
         raise IncidentError("You are already working on this incident.")
@@ -272,7 +287,8 @@ def join_incident(incident, *, by):
 
 
 def _require_edit(incident, by):
-    _require(permissions.can_edit(by, incident),
+    """Check against a fresh, locked read: roles may have changed since the caller's."""
+    _require(permissions.can_edit(by, _locked(incident)),
              "Only people working on this incident may change its timeline and checklists.")
 
 
@@ -368,7 +384,7 @@ def set_checklist_item(item, *, done, by):
 @transaction.atomic
 def waive_checklist_item(item, *, reason, by):
     """Mark an item as deliberately skipped; the reason goes on the timeline too."""
-    _require(permissions.can_command(by, item.incident),
+    _require(permissions.can_command(by, _locked(item.incident)),
              "Only the incident's commander, Incident Commanders and Managers waive items.")
     reason = (reason or "").strip()
     if not reason:
@@ -384,28 +400,32 @@ def waive_checklist_item(item, *, reason, by):
 def note_sla_breaches(*, now=None):
     """Write one timeline entry per breached SLA target of each open incident.
 
-    Claimed with a conditional UPDATE per incident and target, so two beat ticks
-    (or two workers) never note the same breach twice. Returns how many were noted.
+    A response target is breached when acknowledgement came late or not at all; a
+    resolution target when the incident is still open past it. Each note is claimed
+    with a conditional UPDATE, so two beat ticks (or two workers) never note the
+    same breach twice. Returns how many were noted.
     """
     now = now or timezone.now()
     noted = 0
     candidates = Incident.objects.exclude(status=Status.RESOLVED).filter(
-        resolution_breach_noted_at__isnull=True
-    ).only("id", "severity", "detected_at", "acknowledged_at", "response_breach_noted_at")
+        Q(resolution_breach_noted_at__isnull=True) | Q(response_breach_noted_at__isnull=True)
+    ).only("id", "severity", "detected_at", "acknowledged_at", "response_breach_noted_at",
+           "resolution_breach_noted_at")
     for incident in candidates.iterator():
-        targets = [("resolution", incident.resolution_due_at(), "resolution_breach_noted_at")]
-        if incident.acknowledged_at is None and incident.response_breach_noted_at is None:
-            targets.append(("response", incident.response_due_at(), "response_breach_noted_at"))
+        targets = []
+        if incident.response_breach_noted_at is None and incident.response_breached(now):
+            targets.append(("Response", incident.response_due_at(), "response_breach_noted_at"))
+        if incident.resolution_breach_noted_at is None and incident.resolution_breached(now):
+            targets.append(("Resolution", incident.resolution_due_at(),
+                            "resolution_breach_noted_at"))
         for label, due, field in targets:
-            if due > now:
-                continue
             with transaction.atomic():
                 claimed = Incident.objects.filter(pk=incident.pk, **{f"{field}__isnull": True}) \
                     .update(**{field: now})
                 if claimed == 1:
                     sev = Severity(incident.severity).label
                     _log(incident, TimelineKind.SLA,
-                         f"**{label.capitalize()} SLA breached**: {sev} target was "
+                         f"**{label} SLA breached**: {sev} target was "
                          f"{timezone.localtime(due):%Y-%m-%d %H:%M %Z}.", by=None, occurred_at=due)
                     noted += 1
     return noted

@@ -17,3 +17,6 @@ urlpatterns = [
     path("oncall/", include("oncall.urls")),
     path("", include("incidents.urls")),
 ]
+
+handler403 = views.permission_denied
+handler404 = views.page_not_found

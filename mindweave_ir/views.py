@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -46,3 +47,21 @@ def readyz(request):
             results[name] = "ok"
     ready = all(value == "ok" for value in results.values())
     return JsonResponse({"ready": ready, **results}, status=200 if ready else 503)
+
+
+def _error_page(request, status, title, message):
+    """Full page for a normal request; a small swappable notice for an HTMX one."""
+    htmx = getattr(request, "htmx", None)
+    template = "errors/notice.html" if htmx and not htmx.boosted else "errors/page.html"
+    return render(request, template, {"title": title, "message": message}, status=status)
+
+
+def permission_denied(request, exception):
+    message = str(exception) or "Your role does not allow this."
+    return _error_page(request, 403, "Not allowed", message)
+
+
+def page_not_found(request, exception):
+    return _error_page(request, 404, "Not found",
+                       "This page or item does not exist, or was deleted. Reload to see "
+                       "the current state.")

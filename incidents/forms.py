@@ -1,0 +1,152 @@
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+
+from oncall.roles import Role
+
+from . import classification
+from .models import MANUAL_KINDS, DetectionSource, Service, Severity, Status, TimelineKind
+
+
+class LocalDateTimeInput(forms.DateTimeInput):
+    """A native date-time picker; values are read in the viewer's active time zone."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        # Seconds are kept (step=1) so saving an edit never moves an entry in time.
+        super().__init__(attrs={"step": "1", **(attrs or {})}, format="%Y-%m-%dT%H:%M:%S")
+
+
+def responder_users():
+    """People who can hold an incident role: anyone but pure Viewers."""
+    roles = [Role.RESPONDER, Role.INCIDENT_COMMANDER, Role.MANAGER]
+    return (
+        get_user_model().objects.filter(is_active=True)
+        .filter(Q(groups__name__in=roles) | Q(is_superuser=True))
+        .distinct().order_by("first_name", "username")
+    )
+
+
+class UserChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.get_username()
+
+
+class ClassificationForm(forms.Form):
+    """The answers given so far to the §1.2 tree, carried from step to step."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for question in classification.QUESTIONS:
+            self.fields[f"q_{question.key}"] = forms.ChoiceField(
+                label=question.text, required=False,
+                choices=[("", "—"), (classification.YES, "Yes"), (classification.NO, "No")],
+                widget=forms.HiddenInput,
+            )
+
+    def answers(self):
+        data = self.cleaned_data if self.is_bound and self.is_valid() else {}
+        return {q.key: data.get(f"q_{q.key}") for q in classification.QUESTIONS
+                if data.get(f"q_{q.key}")}
+
+
+class DeclareForm(forms.Form):
+    """The incident's details, once the tree has given a severity."""
+
+    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True}))
+    severity = forms.TypedChoiceField(choices=Severity.choices, coerce=int)
+    override_reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Needed only when you choose a severity other than the tree's.",
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
+    customer_impact = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    detection_source = forms.ChoiceField(choices=DetectionSource.choices,
+                                         initial=DetectionSource.OTHER)
+    started_at = forms.DateTimeField(
+        required=False, widget=LocalDateTimeInput, help_text="Leave empty for now."
+    )
+    detected_at = forms.DateTimeField(
+        required=False, widget=LocalDateTimeInput, help_text="Leave empty for now."
+    )
+
+    def __init__(self, *args, classified_severity=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.classified_severity = classified_severity
+        if classified_severity is not None:
+            self.fields["severity"].initial = classified_severity
+
+    def clean(self):
+        data = super().clean()
+        severity = data.get("severity")
+        if (self.classified_severity is not None and severity is not None
+                and severity != self.classified_severity
+                and not data.get("override_reason", "").strip()):
+            self.add_error("override_reason", "Say why you chose "
+                           f"{Severity(severity).label} over the tree's "
+                           f"{Severity(self.classified_severity).label}.")
+        started, detected = data.get("started_at"), data.get("detected_at")
+        if started and detected and detected < started:
+            self.add_error("detected_at", "Detection cannot come before the start.")
+        return data
+
+
+class TransitionForm(forms.Form):
+    to = forms.ChoiceField(choices=Status.choices)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="What fixed it (Markdown)."
+    )
+
+
+class SeverityForm(forms.Form):
+    to = forms.TypedChoiceField(choices=Severity.choices, coerce=int, label="New severity")
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when lowering the severity.",
+    )
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=[("commander", "Incident Commander"),
+                                      ("technical_lead", "Technical Lead"),
+                                      ("communications_lead", "Communications Lead")])
+    user = UserChoiceField(queryset=None, required=False, empty_label="— unassigned —")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = responder_users()
+
+
+class TimelineEntryForm(forms.Form):
+    body = forms.CharField(
+        label="Entry", widget=forms.Textarea(attrs={"rows": 3, "placeholder":
+                                                    "What happened? Markdown welcome."}),
+    )
+    kind = forms.ChoiceField(
+        choices=[(k.value, k.label) for k in MANUAL_KINDS], initial=TimelineKind.NOTE
+    )
+    occurred_at = forms.DateTimeField(
+        required=False, widget=LocalDateTimeInput, label="When",
+        help_text="Leave empty for now; set it to back-fill.",
+    )
+
+
+class TimelineEditForm(TimelineEntryForm):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class WaiveForm(forms.Form):
+    reason = forms.CharField(max_length=500, widget=forms.TextInput(
+        attrs={"placeholder": "Why is this item skipped?"}))
+
+
+class ChecklistToggleForm(forms.Form):
+    done = forms.BooleanField(required=False)

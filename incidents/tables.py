@@ -1,0 +1,55 @@
+import django_tables2 as tables
+from django.utils.html import format_html
+
+from .models import Incident, Severity
+
+
+class IncidentTable(tables.Table):
+    """The full incident list; the same columns feed the CSV export."""
+
+    ref = tables.Column(verbose_name="ID", linkify=True)
+    title = tables.Column()
+    severity = tables.Column()
+    status = tables.Column()
+    commander = tables.Column(verbose_name="Commander", order_by=("commander__first_name",
+                                                                   "commander__username"))
+    services = tables.ManyToManyColumn(orderable=False, verbose_name="Services")
+    detected_at = tables.DateTimeColumn(verbose_name="Detected", format="Y-m-d H:i T")
+    resolved_at = tables.DateTimeColumn(verbose_name="Resolved", format="Y-m-d H:i T")
+
+    class Meta:
+        model = Incident
+        fields = ("ref", "title", "severity", "status", "commander", "services",
+                  "detected_at", "resolved_at")
+        order_by = ("-detected_at",)
+        attrs = {"class": "table"}
+        empty_text = "No incidents match these filters."
+
+    def render_severity(self, value, record):
+        return format_html('<span class="badge sev-{}">{}</span>', record.severity,
+                           Severity(record.severity).label)
+
+    def render_status(self, value, record):
+        return format_html('<span class="badge status-{}">{}</span>', record.status, value)
+
+    def render_commander(self, value):
+        return value.get_full_name() or value.get_username()
+
+    def value_severity(self, record):
+        return Severity(record.severity).label
+
+    def value_status(self, record):
+        return record.get_status_display()
+
+    def value_detected_at(self, value):
+        return value.isoformat() if value else ""
+
+    def value_resolved_at(self, value):
+        return value.isoformat() if value else ""
+
+    def value_commander(self, value):
+        return value.get_username() if value else ""
+
+    def value_services(self, record):
+        return ", ".join(s.name for s in record.services.all())
+

@@ -1,0 +1,53 @@
+"""Badges and SLA timers for incidents: the one place colours and wording live."""
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from incidents.models import Severity, Status
+
+register = template.Library()
+
+SEVERITY_CLASS = {Severity.SEV1: "sev-1", Severity.SEV2: "sev-2",
+                  Severity.SEV3: "sev-3", Severity.SEV4: "sev-4"}
+STATUS_CLASS = {status: f"status-{status.value}" for status in Status}
+
+
+@register.simple_tag
+def severity_badge(severity):
+    sev = Severity(severity)
+    return format_html('<span class="badge {}" title="{}">{}</span>',
+                       SEVERITY_CLASS[sev], sev.description, sev.label)
+
+
+@register.simple_tag
+def status_badge(status):
+    st = Status(status)
+    return format_html('<span class="badge {}">{}</span>', STATUS_CLASS[st], st.label)
+
+
+def _humanize(delta):
+    seconds = int(abs(delta.total_seconds()))
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m {seconds}s"
+
+
+@register.inclusion_tag("incidents/_sla_timer.html")
+def sla_timer(label, due, done_at=None, now=None):
+    """A countdown to `due` (live in the browser via data-deadline), or how it ended."""
+    now = now or timezone.now()
+    if done_at is not None:
+        state = "met" if done_at <= due else "missed"
+        text = f"{'met' if state == 'met' else 'missed by ' + _humanize(done_at - due)}"
+    elif now > due:
+        state, text = "breached", f"BREACHED {_humanize(now - due)} ago"
+    else:
+        state, text = "running", f"{_humanize(due - now)} left"
+    return {"label": label, "due": due, "state": state, "text": text,
+            "live": done_at is None}

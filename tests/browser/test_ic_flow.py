@@ -1,0 +1,57 @@
+"""The Incident Commander's first minutes, in a real browser."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from incidents.models import Incident, Severity, TimelineEntry
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+def log_in(page, username):
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name=re.compile("Active incidents"))).to_be_visible()
+
+
+def test_ic_declares_through_wizard_and_adds_timeline_entry_without_navigation(page, ic):
+    log_in(page, "ic")
+    page.get_by_role("link", name="Declare incident").first.click()
+
+    # One question at a time: no, no, yes -> SEV-2 (§1.2).
+    expect(page.get_by_text("Is there a security breach?")).to_be_visible()
+    page.get_by_role("button", name="No", exact=True).click()
+    expect(page.get_by_text("Is the service completely unavailable?")).to_be_visible()
+    page.get_by_role("button", name="No", exact=True).click()
+    expect(page.get_by_text("Is more than 50% of functionality affected?")).to_be_visible()
+    page.get_by_role("button", name="Yes", exact=True).click()
+    expect(page.locator("#wizard .classified")).to_contain_text("SEV-2")
+    expect(page.locator("#id_severity")).to_have_value(str(Severity.SEV2.value))
+
+    page.fill("#id_title", "Checkout latency 12x normal")
+    page.fill("#id_customer_impact", "Checkout slow for EU customers")
+    page.get_by_role("button", name="Declare incident").click()
+
+    expect(page).to_have_url(re.compile(r"/incidents/INC-\d{4}-\d{4}/$"))
+    incident = Incident.objects.get()
+    assert incident.severity == Severity.SEV2
+    assert incident.classification == {
+        "security_breach": "no", "service_unavailable": "no", "majority_affected": "yes",
+    }
+    expect(page.locator("#incident-header h1")).to_contain_text(incident.ref)
+
+    # A marker on window survives only if the page is not reloaded.
+    page.evaluate("window.__noNavigation = true")
+    page.fill("#id_body", "Rolled back **deploy 42**")
+    page.get_by_role("button", name="Add entry").click()
+
+    new_entry = page.locator("#incident-timeline .entry", has_text="Rolled back deploy 42")
+    expect(new_entry).to_be_visible()
+    expect(new_entry.locator("strong")).to_have_text("deploy 42")
+    expect(page.locator("#id_body")).to_have_value("")
+    assert page.evaluate("window.__noNavigation") is True
+    assert TimelineEntry.objects.filter(incident=incident, body__contains="deploy 42").exists()

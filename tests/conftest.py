@@ -1,0 +1,75 @@
+"""Shared fixtures, and the rules for what may be skipped where.
+
+`make test` on a bare machine skips tests that need PostgreSQL or Chromium, each
+with its reason. Under CI (CI=true) any skip fails the run: CI has everything.
+"""
+
+import os
+import shutil
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+
+from oncall.roles import Role
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    on_postgres = connection.vendor == "postgresql"
+    for item in items:
+        if "postgres" in item.keywords and not on_postgres:
+            item.add_marker(pytest.mark.skip(
+                reason="needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)"))
+        if "browser" in item.keywords and not CHROMIUM:
+            item.add_marker(pytest.mark.skip(
+                reason="needs Chromium: apt-get install -y chromium (CI does)"))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("CI") != "true":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        reporter.write_line(
+            f"CI=true: {len(skipped)} test(s) skipped; in CI a skip is a failure.", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing costs ~0.5 s a user; tests need a password, not its strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def make_user(django_user_model, username, *roles, **extra):
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-for-tests-only", first_name=username.title(), **extra
+    )
+    for role in roles:
+        # get_or_create: a transactional test's flush removes migration-made groups.
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+@pytest.fixture
+def viewer(db, django_user_model):
+    return make_user(django_user_model, "viewer", Role.VIEWER)
+
+
+@pytest.fixture
+def responder(db, django_user_model):
+    return make_user(django_user_model, "responder", Role.RESPONDER)
+
+
+@pytest.fixture
+def ic(db, django_user_model):
+    return make_user(django_user_model, "ic", Role.INCIDENT_COMMANDER)
+
+
+@pytest.fixture
+def manager(db, django_user_model):
+    return make_user(django_user_model, "manager", Role.MANAGER, is_staff=True)

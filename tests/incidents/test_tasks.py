@@ -1,0 +1,46 @@
+"""Celery tasks on a real worker over the configured broker (filesystem or Redis)."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.utils import timezone
+
+from incidents import services, tasks
+from incidents.models import Incident, Severity, TimelineEntry, TimelineKind
+from mindweave_ir.celery import app
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def wait_for(predicate, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_beat_task_on_real_worker_notes_each_breach_once(ic):
+    incident = services.declare_incident(title="Queue backlog", severity=Severity.SEV1,
+                                         by=ic)
+    # Detected two hours ago: both SEV-1 targets (5 min, 1 h) are long past.
+    two_hours_ago = timezone.now() - timedelta(hours=2)
+    Incident.objects.filter(pk=incident.pk).update(started_at=two_hours_ago,
+                                                   detected_at=two_hours_ago)
+    sla_entries = TimelineEntry.objects.filter(incident=incident, kind=TimelineKind.SLA)
+
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        tasks.note_sla_breaches.delay()
+        assert wait_for(lambda: sla_entries.count() == 2), "the worker never noted the breaches"
+        tasks.note_sla_breaches.delay()  # a second tick (or a redelivery) notes nothing new
+        time.sleep(1)
+
+    assert sorted(e.body.split("**")[1] for e in sla_entries) == [
+        "Resolution SLA breached", "Response SLA breached",
+    ]
+    incident.refresh_from_db()
+    assert incident.response_breach_noted_at is not None
+    assert incident.resolution_breach_noted_at is not None
