@@ -7,7 +7,10 @@ from playwright.sync_api import expect
 
 from incidents.models import Incident, Severity, TimelineEntry
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def log_in(page, username):
