@@ -20,6 +20,7 @@ from .models import (
     MANUAL_KINDS,
     ChecklistItem,
     ChecklistPhase,
+    DetectionSource,
     Incident,
     IncidentSequence,
     Severity,
@@ -102,7 +103,7 @@ def _free_channel_name(channel):
 @transaction.atomic
 def declare_incident(
     *, title, severity, by, description="", classification=None, classified_severity=None,
-    override_reason="", services=(), customer_impact="", detection_source="other",
+    override_reason="", services=(), customer_impact="", detection_source=DetectionSource.OTHER,
     started_at=None, detected_at=None, commander=None,
 ):
     """Open an incident (§6.1 declareIncident).
@@ -181,7 +182,9 @@ def change_status(incident, *, to, by, note=""):
     if to == Status.MONITORING and incident.mitigated_at is None:
         incident.mitigated_at = now
     if before == Status.RESOLVED:
+        # The old resolution stays in the timeline's "resolved" entry.
         incident.resolved_at = None
+        incident.resolution = ""
     incident.save()
     verb = "reopened" if before == Status.RESOLVED else "moved"
     body = f"Status {verb}: {before.label} → **{to.label}** by {_name(by)}."
@@ -310,6 +313,14 @@ def add_timeline_entry(incident, *, body, by, kind=TimelineKind.NOTE, occurred_a
     return _log(incident, kind, body, by=by, occurred_at=occurred_at)
 
 
+def _keep_revision(entry, by):
+    """Save the entry as it stands before `by` edits or deletes it."""
+    TimelineRevision.objects.create(
+        entry=entry, version=entry.version, body=entry.body,
+        occurred_at=entry.occurred_at, kind=entry.kind, replaced_by=by,
+    )
+
+
 @transaction.atomic
 def edit_timeline_entry(entry, *, body, expected_version, by, kind=None, occurred_at=None):
     """Edit a hand-written entry, keeping the previous text as a revision.
@@ -332,10 +343,7 @@ def edit_timeline_entry(entry, *, body, expected_version, by, kind=None, occurre
             f"{_name(current.edited_by)} changed this entry while you were editing it. "
             "Your text was not saved; it is shown below so you can merge it.", current,
         )
-    TimelineRevision.objects.create(
-        entry=current, version=current.version, body=current.body,
-        occurred_at=current.occurred_at, kind=current.kind, replaced_by=by,
-    )
+    _keep_revision(current, by)
     current.body = body
     current.body_html = render_markdown(body)
     current.kind = kind
@@ -361,6 +369,7 @@ def delete_timeline_entry(entry, *, expected_version, by):
             f"{_name(current.edited_by)} changed this entry since you loaded it; "
             "read it again before deleting.", current,
         )
+    _keep_revision(current, by)
     current.deleted_at = timezone.now()
     current.deleted_by = by
     current.version += 1

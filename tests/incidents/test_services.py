@@ -497,7 +497,10 @@ def test_reopening_clears_resolved_at(incident, ic, clock):
     incident = reload(incident)
     assert incident.status == Status.INVESTIGATING
     assert incident.resolved_at is None
+    assert incident.resolution == ""
     assert incident.is_open
+    resolved_entry = incident.timeline.get(kind=TimelineKind.RESOLVED)
+    assert "Fixed it." in resolved_entry.body
     entry = incident.timeline.filter(kind=TimelineKind.STATUS).order_by("-pk").first()
     assert entry.body.startswith("Status reopened: Resolved → **Investigating**")
 
@@ -573,6 +576,11 @@ def test_unknown_role_is_refused(incident, ic, responder):
 def test_assigning_a_role_to_its_holder_is_refused(incident, ic):
     with refused(incident, match="already Incident Commander"):
         services.assign_role(incident, role="commander", user=ic, by=ic)
+
+
+def test_a_viewer_cannot_be_given_an_incident_role(incident, ic, viewer):
+    with refused(incident, match="Viewer and cannot hold"):
+        services.assign_role(incident, role="commander", user=viewer, by=ic)
 
 
 def test_handing_over_command_to_a_responder_lets_them_command(incident, ic, responder):
@@ -813,6 +821,9 @@ def test_deleting_is_soft_and_records_who_and_when(incident, ic, manager, clock)
     assert entry.body == "Restarted the checkout pods."
     assert (entry.deleted_by, entry.deleted_at) == (manager, NOW + MINUTE)
     assert entry.version == 2
+    revision = entry.revisions.get()
+    assert (revision.version, revision.body, revision.replaced_by) == (
+        1, "Restarted the checkout pods.", manager)
 
 
 def test_deleting_twice_is_refused(incident, ic):
