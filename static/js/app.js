@@ -40,6 +40,16 @@
     if (e.detail.successful) banner().hidden = true;
   });
 
+  // Live timeline: every 15 s, refetch the timeline so entries written by others
+  // appear. Skipped while the tab is hidden or an entry is open for editing or
+  // history here, so nobody's half-typed text is ever replaced.
+  setInterval(function () {
+    var timeline = document.getElementById("incident-timeline");
+    if (!timeline || document.visibilityState !== "visible" || !window.htmx) return;
+    if (timeline.querySelector(".editing, .history")) return;
+    window.htmx.trigger(document.body, "timeline-changed");
+  }, 15000);
+
   // Ctrl/Cmd+Enter submits the form a textarea belongs to.
   document.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.tagName === "TEXTAREA" && e.target.form) {

@@ -58,3 +58,21 @@ def test_ic_declares_through_wizard_and_adds_timeline_entry_without_navigation(p
     expect(page.locator("#id_body")).to_have_value("")
     assert page.evaluate("window.__noNavigation") is True
     assert TimelineEntry.objects.filter(incident=incident, body__contains="deploy 42").exists()
+
+
+def test_entry_written_by_someone_else_appears_without_reload(page, ic, responder):
+    from incidents import services
+
+    incident = services.declare_incident(title="Search timeouts", severity=Severity.SEV3, by=ic)
+    services.join_incident(incident, by=responder)
+    log_in(page, "ic")
+    page.goto(incident.get_absolute_url())
+    page.evaluate("window.__noNavigation = true")
+
+    services.add_timeline_entry(incident, body="Index rebuild started on replica 2",
+                                by=responder)
+
+    # The page refetches its timeline every 15 s while nothing is being edited.
+    expect(page.locator("#incident-timeline")).to_contain_text(
+        "Index rebuild started on replica 2", timeout=20_000)
+    assert page.evaluate("window.__noNavigation") is True
