@@ -50,6 +50,14 @@
     window.htmx.trigger(document.body, "timeline-changed");
   }, 15000);
 
+  // One-key answers in the declare wizard: a button with data-shortcut="y" is
+  // clicked by pressing Y, unless the user is typing in a field.
+  document.addEventListener("keydown", function (e) {
+    if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT)$/.test(e.target.tagName)) return;
+    var button = document.querySelector('[data-shortcut="' + e.key.toLowerCase() + '"]');
+    if (button) { e.preventDefault(); button.click(); }
+  });
+
   // Ctrl/Cmd+Enter submits the form a textarea belongs to.
   document.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && e.target.tagName === "TEXTAREA" && e.target.form) {

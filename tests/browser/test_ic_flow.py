@@ -31,7 +31,7 @@ def test_ic_declares_through_wizard_and_adds_timeline_entry_without_navigation(p
     expect(page.get_by_text("Is the service completely unavailable?")).to_be_visible()
     page.get_by_role("button", name="No", exact=True).click()
     expect(page.get_by_text("Is more than 50% of functionality affected?")).to_be_visible()
-    page.get_by_role("button", name="Yes", exact=True).click()
+    page.keyboard.press("y")  # one-key answers
     expect(page.locator("#wizard .classified")).to_contain_text("SEV-2")
     expect(page.locator("#id_severity")).to_have_value(str(Severity.SEV2.value))
 
