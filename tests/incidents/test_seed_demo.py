@@ -10,7 +10,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from incidents import checklists, services
-from incidents.management.commands.seed_demo import ENTRIES_PER_INCIDENT, SCENARIOS
+from incidents.demo.bulk import ENTRIES_PER_INCIDENT
+from incidents.demo.scenarios import SCENARIOS
 from incidents.models import (
     ChecklistItem,
     Incident,
