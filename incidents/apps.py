@@ -3,3 +3,11 @@ from django.apps import AppConfig
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
+
+    def ready(self):
+        from oncall import paging
+
+        from . import services
+
+        # Pages raised for incidents report back onto the incident timeline.
+        paging.subscribe(services.on_page_event)

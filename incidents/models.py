@@ -89,6 +89,10 @@ class Service(models.Model):
     name = models.CharField(max_length=100, unique=True)
     slug = models.SlugField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    escalation_policy = models.ForeignKey(
+        "oncall.EscalationPolicy", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="services", help_text="Who is paged for this service's incidents.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -214,6 +218,7 @@ class TimelineKind(models.TextChoices):
     ROLE = "role", "Role assignment"
     CHECKLIST = "checklist", "Checklist"
     SLA = "sla", "SLA"
+    PAGE = "page", "Paging"
     RESOLVED = "resolved", "Incident resolved"
 
 

@@ -7,6 +7,7 @@ the admin, tasks and commands call these; none repeats the logic.
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
@@ -14,6 +15,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from mindweave_ir.markup import render_markdown
+from oncall import paging
+from oncall.models import OPEN_PAGE_STATUSES, EscalationPolicy, Page, PageEventKind
 
 from . import checklists, permissions
 from .models import (
@@ -104,13 +107,14 @@ def _free_channel_name(channel):
 def declare_incident(
     *, title, severity, by, description="", classification=None, classified_severity=None,
     override_reason="", services=(), customer_impact="", detection_source=DetectionSource.OTHER,
-    started_at=None, detected_at=None, commander=None,
+    started_at=None, detected_at=None, commander=None, page_oncall=True,
 ):
     """Open an incident (§6.1 declareIncident).
 
     1. Check the declarer may declare and an override of the tree's severity has a reason.
     2. Number it INC-YYYY-NNNN, name its channel.
     3. Copy the §3.2/§3.4 checklists onto it and write the "declared" timeline entry.
+    4. Page on-call per severity (`page_oncall=False` only for back-filled history).
     The declarer commands it unless someone else is named.
     """
     _require(permissions.can_declare(by), "Only Responders, Incident Commanders and Managers "
@@ -154,7 +158,54 @@ def declare_incident(
         body += f"\n\nSeverity set over the decision tree's " \
                 f"{Severity(classified_severity).label}: {override_reason}"
     _log(incident, TimelineKind.DECLARED, body, by=by)
+    if page_oncall:
+        _page_on_call(incident, by=by)
     return incident
+
+
+def _policy_for(incident):
+    """The first mapped policy among the incident's services, else the default one."""
+    policy_ids = [s.escalation_policy_id for s in incident.services.all()
+                  if s.escalation_policy_id]
+    if policy_ids:
+        return EscalationPolicy.objects.get(pk=policy_ids[0])
+    return EscalationPolicy.objects.filter(is_default=True).first()
+
+
+def _page_on_call(incident, *, by):
+    """Page per §1.1: SEV-1/2 escalate (SEV-1 also the major-incident schedule), SEV-3
+    notifies the first level without escalation, SEV-4 pages nobody."""
+    severity = Severity(incident.severity)
+    if severity == Severity.SEV4:
+        return None
+    policy = _policy_for(incident)
+    if policy is None:
+        _log(incident, TimelineKind.PAGE, "**Nobody was paged**: no escalation policy maps "
+             "to these services and there is no default policy.", by=None)
+        return None
+    return paging.trigger_page(
+        title=f"{incident.ref} {incident.title}", severity=severity.label,
+        link=f"{settings.SITE_URL}{incident.get_absolute_url()}",
+        dedup_key=f"incident/{incident.ref}/{severity.label}", policy=policy,
+        source=f"incident:{incident.pk}", escalate=severity <= Severity.SEV2,
+        extra_schedule=policy.major_incident_schedule if severity == Severity.SEV1 else None,
+    )
+
+
+def on_page_event(kind, page, text, *, by=None):
+    """oncall's report about a page this app raised: onto the incident's timeline.
+
+    The first acknowledgement is the incident's acknowledged time (MTTA).
+    """
+    if not page.source.startswith("incident:") or kind == PageEventKind.DELIVERED:
+        return
+    incident = Incident.objects.filter(pk=page.source.partition(":")[2]).first()
+    if incident is None:
+        return
+    if kind == PageEventKind.ACKNOWLEDGED and incident.acknowledged_at is None:
+        Incident.objects.filter(pk=incident.pk, acknowledged_at__isnull=True).update(
+            acknowledged_at=page.acknowledged_at)
+    _log(incident, TimelineKind.PAGE, f"Page ({page.severity}): {text}", by=by)
 
 
 @transaction.atomic
@@ -223,11 +274,14 @@ def resolve_incident(incident, *, resolution, by):
     incident.save()
     _log(incident, TimelineKind.RESOLVED,
          f"Resolved by {_name(by)} (was {before.label}).\n\n{resolution}", by=by)
+    for page in Page.objects.filter(source=f"incident:{incident.pk}",
+                                    status__in=OPEN_PAGE_STATUSES):
+        paging.resolve_page(page, by=by, reason=f"Incident {incident.ref} resolved.")
     return incident
 
 
 @transaction.atomic
-def change_severity(incident, *, to, by, reason=""):
+def change_severity(incident, *, to, by, reason="", page_oncall=True):
     """Escalate or de-escalate; the timeline says which (§6.1 updateSeverity)."""
     incident = _locked(incident)
     _require(permissions.can_command(by, incident),
@@ -249,6 +303,8 @@ def change_severity(incident, *, to, by, reason=""):
     if reason:
         body += f"\n\n{reason}"
     _log(incident, TimelineKind.SEVERITY, body, by=by)
+    if escalated and page_oncall:
+        _page_on_call(incident, by=by)  # §6.1 updateSeverity: re-page when escalated
     return incident
 
 

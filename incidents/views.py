@@ -9,13 +9,16 @@ import csv
 import functools
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_tables2 import RequestConfig
+
+from oncall.dashboard import on_call_panel
+from oncall.models import Notification, Page, PageStatus
 
 from . import classification, permissions, services
 from .filters import IncidentFilter
@@ -67,6 +70,15 @@ def _checklist_phases(incident):
     return [(phase, [i for i in items if i.phase == phase]) for phase in ChecklistPhase]
 
 
+def _pages(incident):
+    """The incident's pages with who was notified: the escalation's health at a glance."""
+    return (Page.objects.filter(source=f"incident:{incident.pk}")
+            .select_related("acknowledged_by")
+            .prefetch_related(Prefetch("notifications",
+                                       queryset=Notification.objects.select_related("user")))
+            .order_by("-created_at"))
+
+
 def _detail_context(request, incident, **overrides):
     user = request.user
     context = {
@@ -84,6 +96,7 @@ def _detail_context(request, incident, **overrides):
         "entry_form": TimelineEntryForm(),
         "entries": _entries(incident),
         "phases": functools.partial(_checklist_phases, incident),
+        "pages": functools.partial(_pages, incident),
         "now": timezone.now(),
     }
     context.update(overrides)
@@ -127,13 +140,18 @@ def dashboard(request):
     counts = Incident.objects.exclude(status=Status.RESOLVED).aggregate(
         total=Count("id"), **{f"sev{s}": Count("id", filter=Q(severity=s)) for s in Severity}
     )
+    now = timezone.now()
+    my_pages = (Page.objects.filter(status=PageStatus.TRIGGERED, notifications__user=request.user)
+                .distinct().order_by("created_at")[:DASHBOARD_LIMIT])
     return render(request, "incidents/dashboard.html", {
+        "on_call": on_call_panel(now),
+        "my_pages": my_pages,
         "active": active[:DASHBOARD_LIMIT],
         "mine": mine[:DASHBOARD_LIMIT],
         "counts": counts,
         "limit": DASHBOARD_LIMIT,
         "can_declare": permissions.can_declare(request.user),
-        "now": timezone.now(),
+        "now": now,
     })
 
 

@@ -120,6 +120,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests run Celery workers in threads: an in-memory shared-cache database fails
+    # them with "table is locked" at once, where a file waits for the lock.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -186,11 +189,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "oncall-tick": {"task": "oncall.tasks.tick", "schedule": 2.0},
+    "oncall-audit": {"task": "oncall.tasks.audit", "schedule": 60.0},
     "incidents-note-sla-breaches": {
         "task": "incidents.tasks.note_sla_breaches",
         "schedule": 60.0,
     },
 }
+
+# --- Paging --------------------------------------------------------------
+# The address people reach this site at: used in notifications' links.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+NOTIFICATION_HTTP_TIMEOUT = env_int("NOTIFICATION_HTTP_TIMEOUT", 5)
 
 # --- Security --------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -208,6 +218,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # --- E-mail --------------------------------------------------------------
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+if DEBUG and not os.environ.get("EMAIL_HOST"):
+    # The demo prints e-mail to the worker's console instead of needing an SMTP server.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mindweave-ir@localhost")
 
 LOGGING = {

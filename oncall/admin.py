@@ -1,7 +1,61 @@
-from django.contrib import admin
+"""The managers' admin for on-call: people, schedules, policies; pages to read.
 
-from .models import Profile
+Pages, notifications and page events are the engine's record (what was sent to
+whom, and when): they are read here, never edited, since a hand edit would lie
+about an escalation or make the engine notify someone twice. Webhook targets hold
+their secret in the URL path, so lists show `display_target` only, and a contact
+method's signing secret is never shown at all.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from . import channels
+from .models import (
+    ContactMethod,
+    EscalationLevel,
+    EscalationPolicy,
+    Notification,
+    Override,
+    Page,
+    PageEvent,
+    Profile,
+    Schedule,
+    ScheduleMember,
+)
 from .roles import ManagerAdminMixin
+
+
+class ReadOnlyAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    """Managers may view; nobody adds, changes or deletes here.
+
+    The overrides sit in the class body so they win over ManagerAdminMixin's grant.
+    (The same small pattern as incidents/admin.py: oncall must not import incidents.)
+    """
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyTabularInline(ManagerAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Profile)
@@ -9,3 +63,139 @@ class ProfileAdmin(ManagerAdminMixin, admin.ModelAdmin):
     list_display = ["user", "timezone"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "timezone"]
     list_select_related = ["user"]
+    exclude = ["calendar_token"]  # a secret; the owner regenerates it on their page
+
+
+class ContactMethodAdminForm(forms.ModelForm):
+    """The channel judges the target here too, as it does on the owner's page."""
+
+    class Meta:
+        model = ContactMethod
+        fields = ["user", "kind", "target", "label", "notify_after_minutes", "disabled_at",
+                  "disabled_reason"]
+
+    def clean(self):
+        data = super().clean()
+        kind, target = data.get("kind"), data.get("target")
+        if kind and target:
+            try:
+                data["target"] = channels.channel_for(kind).validate_target(target)
+            except ValidationError as exc:
+                self.add_error("target", exc)
+        return data
+
+
+@admin.register(ContactMethod)
+class ContactMethodAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    form = ContactMethodAdminForm
+    list_display = ["user", "kind", "display_target", "label", "notify_after_minutes",
+                    "enabled", "last_test_ok", "last_test_at"]
+    list_filter = ["kind", ("disabled_at", admin.EmptyFieldListFilter), "last_test_ok"]
+    search_fields = ["user__username", "user__first_name", "user__last_name", "label"]
+    list_select_related = ["user"]
+    fields = ["user", "kind", "target", "label", "notify_after_minutes", "disabled_at",
+              "disabled_reason", "last_test_at", "last_test_ok", "last_test_error", "created_at"]
+    readonly_fields = ["last_test_at", "last_test_ok", "last_test_error", "created_at"]
+
+    @admin.display(description="Target")
+    def display_target(self, obj):
+        return obj.display_target
+
+    @admin.display(description="Enabled", boolean=True, ordering="disabled_at")
+    def enabled(self, obj):
+        return obj.is_enabled
+
+
+class ScheduleMemberInline(ManagerAdminMixin, admin.TabularInline):
+    model = ScheduleMember
+    extra = 0
+    ordering = ["position"]
+
+
+class OverrideInline(ManagerAdminMixin, admin.TabularInline):
+    model = Override
+    fk_name = "schedule"
+    extra = 0
+    fields = ["user", "start", "end", "reason", "created_by"]
+    readonly_fields = ["created_by"]
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "rotation_kind", "timezone", "coverage", "handoff_time",
+                    "escalation_timeout_minutes"]
+    list_filter = ["rotation_kind", "coverage", "timezone"]
+    search_fields = ["name", "description"]
+    inlines = [ScheduleMemberInline, OverrideInline]
+
+    def save_formset(self, request, form, formset, change):
+        # Overrides added here record who made them, as the schedule page does.
+        for obj in formset.save(commit=False):
+            if isinstance(obj, Override) and obj.created_by_id is None:
+                obj.created_by = request.user
+            obj.save()
+        for obj in formset.deleted_objects:
+            obj.delete()
+        formset.save_m2m()
+
+
+class EscalationLevelInline(ManagerAdminMixin, admin.TabularInline):
+    model = EscalationLevel
+    extra = 0
+    ordering = ["position"]
+    autocomplete_fields = ["schedule"]
+    filter_horizontal = ["users"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "is_default", "repeat_count", "major_incident_schedule"]
+    list_filter = ["is_default"]
+    search_fields = ["name", "description"]
+    list_select_related = ["major_incident_schedule"]
+    autocomplete_fields = ["major_incident_schedule"]
+    inlines = [EscalationLevelInline]
+
+
+class NotificationInline(ReadOnlyTabularInline):
+    model = Notification
+    fields = ["level", "cycle", "user", "kind", "status", "attempts", "error", "queued_at",
+              "sent_at"]
+    readonly_fields = fields
+    ordering = ["cycle", "level", "queued_at"]
+
+
+class PageEventInline(ReadOnlyTabularInline):
+    model = PageEvent
+    fields = ["at", "kind", "text", "flagged"]
+    readonly_fields = fields
+
+
+@admin.register(Page)
+class PageAdmin(ReadOnlyAdmin):
+    list_display = ["title", "severity", "status", "current_level", "policy", "created_at",
+                    "acknowledged_by", "acknowledged_at"]
+    list_filter = ["status", "severity", "source", "policy"]
+    search_fields = ["title", "dedup_key", "source"]
+    list_select_related = ["policy", "acknowledged_by"]
+    date_hierarchy = "created_at"
+    inlines = [NotificationInline, PageEventInline]
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["page", "level", "cycle", "user", "kind", "status", "attempts", "queued_at",
+                    "sent_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["page__title", "user__username", "error"]
+    list_select_related = ["page", "user"]
+    date_hierarchy = "queued_at"
+
+
+@admin.register(PageEvent)
+class PageEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "page", "kind", "flagged", "text"]
+    list_filter = ["kind", "flagged"]
+    search_fields = ["page__title", "text"]
+    list_select_related = ["page"]
+    date_hierarchy = "at"

@@ -1,8 +1,31 @@
-"""Writes for people's settings."""
+"""Writes for people, schedules and overrides. Paging lives in paging.py.
 
-from django.db import transaction
+Each function runs in a transaction and checks who may do it; views call these.
+"""
 
-from .models import Profile
+import logging
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from mindweave_ir.templatetags.mw import person, when
+
+from . import paging
+from .models import (
+    ContactMethod,
+    Coverage,
+    Override,
+    Profile,
+    RotationKind,
+    Schedule,
+    ScheduleMember,
+    new_token,
+)
+from .roles import Role, has_role
+
+logger = logging.getLogger(__name__)
 
 
 def profile_for(user):
@@ -17,3 +40,218 @@ def set_timezone(user, tzname):
     profile.full_clean()
     profile.save()
     return profile
+
+
+@transaction.atomic
+def regenerate_calendar_token(user):
+    """A new secret for the user's iCal feeds; old subscription URLs stop working."""
+    profile = profile_for(user)
+    profile.calendar_token = new_token()
+    profile.save()
+    return profile
+
+
+def can_manage_schedules(user):
+    return has_role(user, Role.INCIDENT_COMMANDER, Role.MANAGER)
+
+
+def _own_method(method, by):
+    if method.user_id != by.pk and not has_role(by, Role.MANAGER):
+        raise PermissionDenied("You can only change your own contact methods.")
+
+
+@transaction.atomic
+def add_contact_method(*, user, kind, target, label="", notify_after_minutes=0, by):
+    """Add a way to reach `user`; the channel validates and normalises the target."""
+    if user.pk != by.pk and not has_role(by, Role.MANAGER):
+        raise PermissionDenied("You can only add your own contact methods.")
+    from . import channels
+
+    target = channels.channel_for(kind).validate_target(target)
+    return ContactMethod.objects.create(user=user, kind=kind, target=target, label=label,
+                                        notify_after_minutes=notify_after_minutes)
+
+
+@transaction.atomic
+def update_contact_method(method, *, target, label, notify_after_minutes, enabled, by):
+    from . import channels
+
+    _own_method(method, by)
+    method.target = channels.channel_for(method.kind).validate_target(target)
+    method.label = label
+    method.notify_after_minutes = notify_after_minutes
+    if enabled and method.disabled_at is not None:
+        method.disabled_at, method.disabled_reason = None, ""
+    elif not enabled and method.disabled_at is None:
+        from django.utils import timezone
+
+        method.disabled_at, method.disabled_reason = timezone.now(), "Paused by its owner."
+    method.save()
+    return method
+
+
+@transaction.atomic
+def delete_contact_method(method, *, by):
+    _own_method(method, by)
+    method.delete()
+
+
+def test_contact_method(method, *, by):
+    """Send a test notification now: (delivered?, message). Recorded on the method."""
+    _own_method(method, by)
+    return paging.send_test_notification(method)
+
+
+# --- Schedules and overrides ----------------------------------------------------------
+
+# Bounds that keep every rotation computable (far dates and huge periods overflow).
+MAX_CUSTOM_HOURS = 24 * 366
+EARLIEST_START = date(2000, 1, 1)
+LATEST_START = date(2100, 12, 31)
+
+SCHEDULE_FIELDS = (
+    "name", "description", "rotation_kind", "custom_length_hours", "timezone",
+    "handoff_time", "handoff_day", "starts_on", "coverage", "business_days",
+    "business_start", "business_end", "escalation_timeout_minutes",
+)
+
+
+def can_edit_overrides(user, schedule):
+    """Incident Commanders and Managers, or anyone on the schedule's rotation."""
+    if can_manage_schedules(user):
+        return True
+    return user.is_authenticated and ScheduleMember.objects.filter(
+        schedule=schedule, user=user).exists()
+
+
+def _check_schedule(schedule, members):
+    """Refuse a schedule that could not be turned into a rotation (ValidationError).
+
+    The form checks the same things beside each field; this is the guarantee for
+    every other caller (admin actions, commands, tests).
+    """
+    errors = {}
+    if not members:
+        errors["members"] = "A schedule needs at least one member."
+    elif len({m.pk for m in members}) != len(members):
+        errors["members"] = "A person can appear only once in a rotation."
+    custom = schedule.rotation_kind == RotationKind.CUSTOM
+    if custom and not 0 < (schedule.custom_length_hours or 0) <= MAX_CUSTOM_HOURS:
+        errors["custom_length_hours"] = (f"A custom rotation needs a shift length of 1 to "
+                                         f"{MAX_CUSTOM_HOURS} hours.")
+    if schedule.starts_on and not EARLIEST_START <= schedule.starts_on <= LATEST_START:
+        errors["starts_on"] = (f"Choose a date between {EARLIEST_START:%Y} and "
+                               f"{LATEST_START:%Y}.")
+    if schedule.coverage == Coverage.BUSINESS:
+        if not schedule.business_days:
+            errors["business_days"] = "Business-hours coverage needs at least one weekday."
+        start, end = schedule.business_start, schedule.business_end
+        if start is None or end is None:
+            errors["business_end"] = "Business-hours coverage needs a start and an end time."
+        elif not start < end:
+            errors["business_end"] = "Business hours must end after they start, the same day."
+    try:
+        schedule.full_clean()
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _apply_schedule_fields(schedule, fields):
+    unknown = set(fields) - set(SCHEDULE_FIELDS)
+    if unknown:
+        raise TypeError(f"not schedule fields: {', '.join(sorted(unknown))}")
+    for name, value in fields.items():
+        setattr(schedule, name, value)
+    schedule.business_days = sorted({int(d) for d in schedule.business_days or []})
+
+
+def _save_schedule(schedule):
+    """Save; a name taken meanwhile by a concurrent writer is a refusal, not a 500."""
+    try:
+        with transaction.atomic():
+            schedule.save()
+    except IntegrityError:
+        raise ValidationError({"name": "A schedule with this name already exists."}) from None
+
+
+def _set_members(schedule, members):
+    schedule.members.all().delete()
+    ScheduleMember.objects.bulk_create(
+        ScheduleMember(schedule=schedule, user=user, position=i)
+        for i, user in enumerate(members)
+    )
+
+
+@transaction.atomic
+def create_schedule(*, members, by, **fields):
+    """A new rotation; `members` are users in rotation order, `fields` Schedule fields."""
+    if not can_manage_schedules(by):
+        raise PermissionDenied("Only Incident Commanders and Managers create schedules.")
+    members = list(members)
+    schedule = Schedule()
+    _apply_schedule_fields(schedule, fields)
+    _check_schedule(schedule, members)
+    _save_schedule(schedule)
+    _set_members(schedule, members)
+    logger.info("schedule %s created by %s", schedule.pk, by)
+    return schedule
+
+
+@transaction.atomic
+def update_schedule(schedule, *, members, by, **fields):
+    """Change a rotation; its members are replaced by `members`, in that order."""
+    if not can_manage_schedules(by):
+        raise PermissionDenied("Only Incident Commanders and Managers change schedules.")
+    members = list(members)
+    locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    _apply_schedule_fields(locked, fields)
+    _check_schedule(locked, members)
+    _save_schedule(locked)
+    _set_members(locked, members)
+    logger.info("schedule %s updated by %s", locked.pk, by)
+    return locked
+
+
+@transaction.atomic
+def create_override(schedule, *, user, start, end, reason="", by):
+    """`user` covers [start, end) on `schedule`.
+
+    1. Check who asks: schedule managers, or a member of this rotation.
+    2. Refuse naive, zero-length or backwards ranges.
+    3. Lock the schedule row, so two overlapping overrides posted at once cannot
+       both pass the overlap check, then refuse any overlap with an existing one.
+    """
+    if not can_edit_overrides(by, schedule):
+        raise PermissionDenied("Only members of this schedule, Incident Commanders and "
+                               "Managers add overrides.")
+    if timezone.is_naive(start) or timezone.is_naive(end):
+        raise ValidationError("Override times must carry a time zone.")
+    if end <= start:
+        raise ValidationError({"end": "The override must end after it starts."})
+    locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    clash = (Override.objects.filter(schedule=locked, start__lt=end, end__gt=start)
+             .select_related("user").order_by("start").first())
+    if clash is not None:
+        raise ValidationError({"start": (
+            f"Overlaps the override for {person(clash.user)} from {when(clash.start)} "
+            f"to {when(clash.end)}; change or delete that one first."
+        )})
+    override = Override.objects.create(schedule=locked, user=user, start=start, end=end,
+                                       reason=reason, created_by=by)
+    logger.info("override %s on schedule %s created by %s", override.pk, locked.pk, by)
+    return override
+
+
+@transaction.atomic
+def delete_override(override, *, by):
+    if not (can_edit_overrides(by, override.schedule) or override.user_id == by.pk
+            or override.created_by_id == by.pk):
+        raise PermissionDenied("Only members of this schedule, Incident Commanders and "
+                               "Managers remove overrides.")
+    Schedule.objects.select_for_update().filter(pk=override.schedule_id).first()
+    logger.info("override %s on schedule %s deleted by %s", override.pk,
+                override.schedule_id, by)
+    override.delete()

@@ -39,6 +39,24 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_filesystem_broker(tmp_path_factory):
+    """With the embedded broker, each test run gets its own queue folder, so two runs
+    on one machine (or a `make run` beside `make test`) never take each other's tasks."""
+    from mindweave_ir.celery import app
+
+    if not str(app.conf.broker_url).startswith("filesystem://"):
+        return
+    folder = tmp_path_factory.mktemp("broker")
+    for name in ("queue", "control"):
+        (folder / name).mkdir()
+    app.conf.broker_transport_options = {
+        **app.conf.broker_transport_options,
+        "data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
+        "control_folder": str(folder / "control"),
+    }
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing costs ~0.5 s a user; tests need a password, not its strength."""

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from incidents.demo.bulk import IncidentGenerator
 from incidents.demo.data import PASSWORD, SERVICES, USERS
+from incidents.demo.oncall import ensure_oncall
 from incidents.demo.scenarios import ScenarioPlayer
 from incidents.models import Incident, Service
 from oncall.models import Profile
@@ -42,6 +43,7 @@ def seed(*, incidents, seed, out):
     now = timezone.now()
     users = _ensure_users()
     services = _ensure_services()
+    ensure_oncall(users, now)
     missing = incidents - Incident.objects.count()
     made = 0
     if missing > 0:

@@ -43,6 +43,7 @@ USERS = [
     DemoUser("chen", "Chen", "Wei", Role.RESPONDER, "Asia/Singapore"),
     DemoUser("diego", "Diego", "Alvarez", Role.RESPONDER, "America/Sao_Paulo"),
     DemoUser("elena", "Elena", "Popescu", Role.RESPONDER, "Europe/Bucharest"),
+    DemoUser("vp", "Valeria", "Pike", Role.MANAGER, "America/Los_Angeles", is_staff=True),
 ]
 LOGINS = ["ic", "responder", "manager", "viewer"]
 

@@ -339,6 +339,7 @@ class ScenarioPlayer:
             services=[self.services[s] for s in sc.services],
             started_at=detected - timedelta(minutes=sc.started_before), detected_at=detected,
             commander=users[sc.commander] if sc.commander else None,
+            page_oncall=False,  # history: nobody is paged for it today
         )
         declared_at = at(sc.declare_after)
         last_entry = self._stamp_entries(incident, 0, declared_at)
@@ -383,7 +384,8 @@ class ScenarioPlayer:
             return services.resolve_incident(incident, resolution=args[0], by=actor)
         if verb == "severity":
             to, reason = args
-            return services.change_severity(incident, to=to, by=actor, reason=reason)
+            return services.change_severity(incident, to=to, by=actor, reason=reason,
+                                            page_oncall=False)
         if verb == "role":
             role, username = args
             return services.assign_role(incident, role=role, user=self.users[username],

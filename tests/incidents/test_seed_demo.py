@@ -21,6 +21,8 @@ from incidents.models import (
     TimelineEntry,
 )
 from mindweave_ir.markup import render_markdown
+from oncall import paging
+from oncall.models import EscalationPolicy, Page, Schedule
 from oncall.roles import Role
 
 pytestmark = pytest.mark.django_db
@@ -34,11 +36,6 @@ DEMO_USERS = {
 }
 SCENARIO_TITLES = [s.title for s in SCENARIOS]
 REF = re.compile(r"^INC-(\d{4})-(\d{4,})$")
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def seed(**options):
@@ -166,3 +163,35 @@ def test_bulk_timeline_html_is_what_render_markdown_gives():
     assert entries.count() == 2 * ENTRIES_PER_INCIDENT
     for entry in entries:
         assert entry.body_html == render_markdown(entry.body), entry.body
+
+
+def test_handbook_on_call_setup_puts_ic_then_responder_on_call_now():
+    seed(incidents=0)
+    primary = Schedule.objects.get(name="Primary On-Call")
+    secondary = Schedule.objects.get(name="Secondary On-Call")
+    policy = EscalationPolicy.objects.get(name="Production Incidents")
+
+    users = get_user_model().objects
+    assert primary.on_call_at(timezone.now()) == users.get(username="ic").pk
+    assert secondary.on_call_at(timezone.now()) == users.get(username="responder").pk
+    assert [(lv.position, lv.timeout_minutes) for lv in policy.levels.all()] == [
+        (1, 5), (2, 10), (3, 15), (4, 30)]
+    assert list(policy.levels.get(position=4).users.values_list("username", flat=True)) == \
+        ["vp"]
+    assert policy.is_default
+    assert policy.major_incident_schedule.name == "Engineering Manager On-Call"
+    seed(incidents=0)
+    assert Schedule.objects.count() == 3 and EscalationPolicy.objects.count() == 1
+
+
+def test_seeded_history_pages_nobody_but_a_new_sev1_pages_ic():
+    seed(incidents=12)
+    assert not Page.objects.exists()
+
+    incident = services.declare_incident(title="Checkout down", severity=Severity.SEV1,
+                                         by=get_user_model().objects.get(username="ic"))
+    page = Page.objects.get(source=f"incident:{incident.pk}")
+    paging.run_page(page.pk)
+
+    assert set(page.notifications.values_list("user__username", flat=True)) == {
+        "ic", "manager"}

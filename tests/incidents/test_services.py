@@ -245,7 +245,7 @@ def test_checklists_belong_to_one_incident_each(ic):
 def test_declaring_writes_one_declared_timeline_entry(ic):
     incident = declare(ic, title="Login outage", severity=Severity.SEV1)
 
-    (entry,) = incident.timeline.all()
+    (entry,) = incident.timeline.exclude(kind=TimelineKind.PAGE)
     assert entry.kind == TimelineKind.DECLARED
     assert entry.author == ic
     assert entry.occurred_at == NOW
@@ -303,7 +303,7 @@ def test_override_of_the_tree_with_reason_is_stored_and_logged(ic):
     assert incident.severity == Severity.SEV1
     assert incident.classified_severity == Severity.SEV3
     assert incident.severity_override_reason == "CEO demo in an hour"
-    body = incident.timeline.get().body
+    body = incident.timeline.get(kind=TimelineKind.DECLARED).body
     assert "decision tree's SEV-3: CEO demo in an hour" in body
 
 

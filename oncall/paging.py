@@ -1,0 +1,474 @@
+"""The paging engine: pages escalate level by level until someone acknowledges.
+
+Reliability (DESIGN.md): all state is in the database. A page's `next_step_at`
+says when the engine must act; any beat tick finds due pages and claims each with
+`select_for_update(skip_locked=True)`, so a lost task, a flushed broker or a dead
+worker only delays a step until the next tick. A Notification row is written
+before any network call and is unique per (page, cycle, level, person, method),
+and sending first claims it with a conditional UPDATE, so neither retries nor
+several workers notify the same person twice for the same step.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import channels
+from .models import (
+    ContactMethod,
+    DeliveryStatus,
+    EscalationPolicy,
+    Notification,
+    Page,
+    PageEvent,
+    PageEventKind,
+    PageStatus,
+    Schedule,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+BACKOFF_SECONDS = 10  # 10 s, 20 s, 40 s, 80 s between attempts
+AUDIT_GRACE = timedelta(minutes=1)
+STUCK_SENDING = timedelta(minutes=2)
+ACK_SALT = "oncall.page-ack"
+ACK_MAX_AGE = timedelta(hours=24)
+
+
+class PagingError(Exception):
+    """A request the engine refuses (acknowledging a closed page ...)."""
+
+
+# --- listeners: how pages report back to whoever raised them ----------------------
+
+_listeners = []
+
+
+def subscribe(listener):
+    """Call `listener(kind, page, text, by=None)` for every page event, in its transaction.
+
+    `oncall` imports nothing from the apps above it; they subscribe here instead
+    (incidents writes page events onto the incident timeline).
+    """
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _event(page, kind, text, *, by=None, flagged=False, now=None):
+    PageEvent.objects.create(page=page, kind=kind, text=text, flagged=flagged,
+                             at=now or timezone.now())
+    for listener in _listeners:
+        listener(kind, page, text, by=by)
+
+
+def _name(user):
+    return user.get_full_name() or user.get_username()
+
+
+def _enqueue(task_name, *args):
+    """Send a task once the transaction commits (never for rows that may roll back)."""
+    from . import tasks  # tasks import this module
+
+    task = getattr(tasks, task_name)
+    transaction.on_commit(lambda: _safe_delay(task, args))
+
+
+def _safe_delay(task, args):
+    # The database is the source of truth: if the broker is down the beat tick
+    # still finds the work, so a failed wake-up is logged, not raised.
+    try:
+        task.delay(*args)
+    except Exception:  # noqa: BLE001
+        log.warning("could not enqueue %s%r; the beat tick will pick it up", task.name, args)
+
+
+# --- starting, acknowledging and resolving pages ------------------------------------
+
+def snapshot_policy(policy, *, extra_schedule=None):
+    """Freeze the policy's levels so later edits never reroute a live page."""
+    levels = []
+    if extra_schedule is not None:
+        levels.append({"position": 0, "schedule_id": extra_schedule.pk,
+                       "label": f"{extra_schedule.name} (SEV-1)", "user_ids": [],
+                       "timeout_minutes": 0, "parallel": True})
+    for level in policy.levels.prefetch_related("users").select_related("schedule"):
+        levels.append({
+            "position": level.position,
+            "schedule_id": level.schedule_id,
+            "label": level.schedule.name if level.schedule else
+            ", ".join(_name(u) for u in level.users.all()),
+            "user_ids": [u.pk for u in level.users.all()],
+            "timeout_minutes": level.timeout_minutes,
+        })
+    return {"policy": policy.name, "repeat_count": policy.repeat_count, "levels": levels}
+
+
+@transaction.atomic
+def trigger_page(*, title, dedup_key, policy, severity="", link="", source="",
+                 escalate=True, extra_schedule=None):
+    """Start a page, or return the open one with the same dedup key (folded, not doubled).
+
+    The first step is due at once: a fast-path task runs it right after commit,
+    and the beat tick runs it anyway if that task is lost.
+    """
+    open_page = Page.objects.select_for_update().filter(
+        dedup_key=dedup_key, status__in=[PageStatus.TRIGGERED, PageStatus.ACKNOWLEDGED]
+    ).first()
+    if open_page is not None:
+        return open_page
+    if not isinstance(policy, EscalationPolicy):
+        raise PagingError("A page needs an escalation policy.")
+    now = timezone.now()
+    page = Page.objects.create(
+        title=title[:300], severity=severity, link=link, dedup_key=dedup_key, source=source,
+        policy=policy, escalate=escalate, created_at=now, next_step_at=now,
+        snapshot=snapshot_policy(policy, extra_schedule=extra_schedule),
+    )
+    _event(page, PageEventKind.TRIGGERED,
+           f"Paging policy “{policy.name}”" + ("." if escalate else " (first level only)."),
+           now=now)
+    _enqueue("run_page", page.pk)
+    return page
+
+
+def can_acknowledge(user, page):
+    from .roles import Role, has_role
+
+    if has_role(user, Role.INCIDENT_COMMANDER, Role.MANAGER):
+        return True
+    return page.notifications.filter(user=user).exists()
+
+
+@transaction.atomic
+def acknowledge_page(page, *, by, via="dashboard"):
+    """Stop escalation; the first acknowledgement is the page's (and MTTA's) time."""
+    page = Page.objects.select_for_update().get(pk=page.pk)
+    if page.status != PageStatus.TRIGGERED:
+        who = f" by {_name(page.acknowledged_by)}" if page.acknowledged_by else ""
+        raise PagingError(f"This page is already {page.get_status_display().lower()}{who}.")
+    if not can_acknowledge(by, page):
+        raise PagingError("Only people this page notified, Incident Commanders and Managers "
+                          "acknowledge it.")
+    now = timezone.now()
+    page.status = PageStatus.ACKNOWLEDGED
+    page.acknowledged_at, page.acknowledged_by = now, by
+    page.next_step_at = None
+    page.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "next_step_at"])
+    page.notifications.filter(status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.CANCELLED)
+    _event(page, PageEventKind.ACKNOWLEDGED, f"Acknowledged by {_name(by)} ({via}).", by=by,
+           now=now)
+    return page
+
+
+@transaction.atomic
+def resolve_page(page, *, by=None, reason=""):
+    """Close the page (its incident was resolved); pending notifications are cancelled."""
+    page = Page.objects.select_for_update().get(pk=page.pk)
+    if not page.is_open:
+        return page
+    page.status = PageStatus.RESOLVED
+    page.resolved_at = timezone.now()
+    page.next_step_at = None
+    page.save(update_fields=["status", "resolved_at", "next_step_at"])
+    page.notifications.filter(status=DeliveryStatus.QUEUED).update(
+        status=DeliveryStatus.CANCELLED)
+    _event(page, PageEventKind.RESOLVED, reason or "Resolved.", by=by)
+    return page
+
+
+# --- running escalation steps -------------------------------------------------------
+
+def _recipients(level, now):
+    """User ids a level reaches now: the schedule's on-call, or its named people."""
+    if level.get("schedule_id"):
+        schedule = Schedule.objects.filter(pk=level["schedule_id"]).first()
+        who = schedule.on_call_at(now) if schedule else None
+        return [who] if who else []
+    return list(level.get("user_ids", []))
+
+
+def _plan_notifications(page, level_number, user_ids, now):
+    """Queue one Notification per person and enabled method; return who has none.
+
+    A method set to wait N minutes is due N minutes from now (cancelled if the page
+    is acknowledged first); immediate ones are sent right after commit.
+    """
+    methods = ContactMethod.objects.filter(user_id__in=user_ids, disabled_at__isnull=True) \
+        .select_related("user")
+    reached = set()
+    for method in methods:
+        notification, made = Notification.objects.get_or_create(
+            page=page, cycle=page.cycle, level=level_number, user=method.user,
+            contact_method=method,
+            defaults={"kind": method.kind, "queued_at": now,
+                      "due_at": now + timedelta(minutes=method.notify_after_minutes)},
+        )
+        reached.add(method.user_id)
+        if made and method.notify_after_minutes == 0:
+            _enqueue("deliver", notification.pk)
+    return [uid for uid in user_ids if uid not in reached]
+
+
+def _names(user_ids):
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(pk__in=user_ids)
+    return ", ".join(sorted(_name(u) for u in users)) or "nobody"
+
+
+def _step(page, now):
+    """Run the page's next level (skipping levels that reach nobody), then schedule the next.
+
+    1. Past the last level: repeat from level 1 if cycles remain, else stop (exhausted).
+    2. Resolve the level's people now (schedule on-call or named users).
+    3. Nobody, or nobody with a contact method: flag it and go straight on.
+    4. Otherwise queue their notifications and wait the level's timeout.
+    """
+    levels = page.levels
+    for _ in range(len(levels) * (page.snapshot.get("repeat_count", 0) + 1) + 1):
+        if page.next_level >= len(levels):
+            if page.escalate and page.cycle < page.snapshot.get("repeat_count", 0):
+                page.cycle += 1
+                page.next_level = 0
+                _event(page, PageEventKind.REPEATED,
+                       f"Nobody acknowledged; running the policy again "
+                       f"(round {page.cycle + 1}).", now=now)
+                continue
+            page.next_step_at = None
+            if page.escalate:
+                page.status = PageStatus.EXHAUSTED
+                _event(page, PageEventKind.EXHAUSTED,
+                       "Every level was paged and nobody acknowledged.", flagged=True, now=now)
+            return
+        level = levels[page.next_level]
+        number = level["position"]
+        page.next_level += 1
+        user_ids = _recipients(level, now)
+        unreachable = _plan_notifications(page, number, user_ids, now) if user_ids else []
+        reached = [u for u in user_ids if u not in unreachable]
+        if unreachable:
+            _event(page, PageEventKind.SKIPPED, f"{_names(unreachable)} on level {number} "
+                   "has no working contact method.", flagged=True, now=now)
+        if not reached:
+            if not user_ids:
+                _event(page, PageEventKind.SKIPPED, f"Level {number} ({level['label']}) "
+                       "resolves to nobody right now; moving on.", flagged=True, now=now)
+            continue
+        if level.get("parallel"):
+            _event(page, PageEventKind.NOTIFIED, f"Also paging {_names(reached)} "
+                   f"({level['label']}).", now=now)
+            continue
+        page.current_level = number
+        _event(page, PageEventKind.NOTIFIED,
+               f"Level {number} ({level['label']}): paging {_names(reached)}.", now=now)
+        if not page.escalate:
+            page.next_level = len(levels)
+            page.next_step_at = None
+            return
+        page.next_step_at = now + timedelta(minutes=level["timeout_minutes"])
+        return
+
+
+def run_page(page_id, *, now=None):
+    """Run the page's due step, if it is due and nobody else is running it."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        page = (Page.objects.select_for_update(skip_locked=True)
+                .filter(pk=page_id, status=PageStatus.TRIGGERED, next_step_at__lte=now).first())
+        if page is None:
+            return "not due"
+        _step(page, now)
+        page.save(update_fields=["status", "cycle", "next_level", "current_level",
+                                 "next_step_at"])
+    return f"page {page_id}: level {page.current_level}, next {page.next_step_at}"
+
+
+def due_page_ids(now):
+    return list(Page.objects.filter(status=PageStatus.TRIGGERED, next_step_at__lte=now)
+                .order_by("next_step_at").values_list("pk", flat=True)[:500])
+
+
+def run_due_pages(*, now=None):
+    """Beat: every due step, whatever happened to its fast-path task."""
+    now = now or timezone.now()
+    ran = 0
+    for page_id in due_page_ids(now):
+        if run_page(page_id, now=now) != "not due":
+            ran += 1
+    return ran
+
+
+# --- delivery -------------------------------------------------------------------------
+
+def ack_url(page, user):
+    token = signing.dumps({"p": page.pk, "u": user.pk}, salt=ACK_SALT, compress=True)
+    return f"{settings.SITE_URL}/oncall/ack/{token}/"
+
+
+def read_ack_token(token):
+    """(page_id, user_id) from a one-click link; PagingError if expired or tampered."""
+    try:
+        data = signing.loads(token, salt=ACK_SALT, max_age=ACK_MAX_AGE)
+    except signing.SignatureExpired:
+        raise PagingError("This acknowledgement link has expired (links last 24 hours). "
+                          "Acknowledge from the dashboard instead.") from None
+    except signing.BadSignature:
+        raise PagingError("This acknowledgement link is not valid: it was changed or "
+                          "truncated. Acknowledge from the dashboard instead.") from None
+    return data["p"], data["u"]
+
+
+def _escalation_hint(page, level_number):
+    level = next((lv for lv in page.levels if lv["position"] == level_number), None)
+    if not page.escalate or level is None or level.get("parallel"):
+        return "Acknowledge to let the team know you are on it."
+    return (f"Acknowledge within {level['timeout_minutes']} minutes or the page escalates "
+            "to the next level.")
+
+
+def _message(notification):
+    page = notification.page
+    text = (f"{page.severity + ' ' if page.severity else ''}{page.title}\n"
+            f"Escalation level {notification.level}"
+            f"{' (repeat ' + str(notification.cycle) + ')' if notification.cycle else ''}.\n"
+            f"{_escalation_hint(page, notification.level)}")
+    return channels.Message(
+        subject=f"[{page.severity or 'PAGE'}] {page.title}", text=text,
+        link=page.link or f"{settings.SITE_URL}{page.get_absolute_url()}",
+        ack_url=ack_url(page, notification.user), severity=page.severity,
+        dedup_key=page.dedup_key,
+    )
+
+
+def deliver(notification_id, *, now=None):
+    """Send one queued notification, at most once.
+
+    1. Claim it: queued -> sending with a conditional UPDATE; only one worker wins.
+    2. Send outside any transaction (a slow network never holds a lock).
+    3. Record sent / failed; a transient error re-queues it with exponential backoff
+       until MAX_ATTEMPTS; a permanent one disables the contact method, visibly.
+    """
+    now = now or timezone.now()
+    # Only the row's own columns in the WHERE: PostgreSQL re-checks those after
+    # waiting on a concurrent claim, but not a join's (Django would turn a filter on
+    # page__status into `id IN (subquery)`, and two workers could both win).
+    claimed = Notification.objects.filter(
+        pk=notification_id, status=DeliveryStatus.QUEUED, due_at__lte=now,
+    ).update(status=DeliveryStatus.SENDING, sending_at=now, attempts=F("attempts") + 1)
+    if claimed != 1:
+        return "not mine"
+    notification = Notification.objects.select_related("page", "user", "contact_method") \
+        .get(pk=notification_id)
+    if notification.page.status != PageStatus.TRIGGERED:
+        Notification.objects.filter(pk=notification_id).update(status=DeliveryStatus.CANCELLED)
+        return "page no longer open"
+    method = notification.contact_method
+    try:
+        if method is None:
+            raise channels.PermanentChannelError("The contact method was deleted.")
+        summary = channels.channel_for(method.kind).send(method.target, _message(notification),
+                                                         secret=method.secret)
+    except channels.ChannelError as exc:
+        return _delivery_failed(notification, exc)
+    with transaction.atomic():
+        Notification.objects.filter(pk=notification_id).update(
+            status=DeliveryStatus.SENT, sent_at=timezone.now(), error="")
+        _event(notification.page, PageEventKind.DELIVERED,
+               f"{notification.get_kind_display()} delivered to {_name(notification.user)}.")
+    return f"sent: {summary}"
+
+
+@transaction.atomic
+def _delivery_failed(notification, exc):
+    error = str(exc)[:1000]
+    retry = not exc.permanent and notification.attempts < MAX_ATTEMPTS
+    if retry:
+        delay = BACKOFF_SECONDS * 2 ** (notification.attempts - 1)
+        Notification.objects.filter(pk=notification.pk).update(
+            status=DeliveryStatus.QUEUED, error=error,
+            due_at=timezone.now() + timedelta(seconds=delay))
+        return f"retry in {delay}s: {error}"
+    Notification.objects.filter(pk=notification.pk).update(status=DeliveryStatus.FAILED,
+                                                           error=error)
+    if exc.permanent and notification.contact_method_id:
+        ContactMethod.objects.filter(pk=notification.contact_method_id).update(
+            disabled_at=timezone.now(), disabled_reason=error)
+    _event(notification.page, PageEventKind.FAILED,
+           f"{notification.get_kind_display()} to {_name(notification.user)} failed after "
+           f"{notification.attempts} attempt(s): {error}", flagged=True)
+    return f"failed: {error}"
+
+
+def deliver_due(*, now=None):
+    """Beat: queued notifications that are due (delayed rules, retries, lost tasks)."""
+    now = now or timezone.now()
+    ids = list(Notification.objects.filter(status=DeliveryStatus.QUEUED, due_at__lte=now,
+                                           page__status=PageStatus.TRIGGERED)
+               .values_list("pk", flat=True)[:500])
+    return sum(deliver(pk, now=now).startswith("sent") for pk in ids)
+
+
+# --- the auditor ----------------------------------------------------------------------
+
+def audit(*, now=None):
+    """Find escalation that should have happened and did not; fire it and flag it.
+
+    - a due step more than AUDIT_GRACE late (beat stopped, workers all down);
+    - a notification stuck in "sending" (its worker died mid-send): marked failed,
+      not resent, since the person may already have it.
+    """
+    now = now or timezone.now()
+    fixed = 0
+    for page_id in due_page_ids(now - AUDIT_GRACE):
+        with transaction.atomic():
+            page = Page.objects.select_for_update(skip_locked=True).filter(pk=page_id).first()
+            if page is None or page.next_step_at is None:
+                continue
+            late = now - page.next_step_at
+            _event(page, PageEventKind.AUDITOR, f"Step was {int(late.total_seconds())} s "
+                   "overdue; the auditor fired it.", flagged=True, now=now)
+        run_page(page_id, now=now)
+        fixed += 1
+    stuck = Notification.objects.filter(status=DeliveryStatus.SENDING,
+                                        sending_at__lt=now - STUCK_SENDING)
+    for notification in stuck.select_related("page", "user"):
+        with transaction.atomic():
+            if Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.SENDING) \
+                    .update(status=DeliveryStatus.FAILED,
+                            error="The worker stopped while sending; outcome unknown.") == 1:
+                _event(notification.page, PageEventKind.AUDITOR,
+                       f"{notification.get_kind_display()} to {_name(notification.user)} was "
+                       "interrupted mid-send; not resent to avoid a duplicate.", flagged=True,
+                       now=now)
+                fixed += 1
+    return fixed
+
+
+# --- test notifications ----------------------------------------------------------------
+
+def send_test_notification(method):
+    """Send a test to one contact method now and record the outcome on it."""
+    message = channels.Message(
+        subject="[TEST] MindWeave IR test notification",
+        text=f"This is a test for {_name(method.user)}. If you can read it, paging reaches "
+             "you here.", link=f"{settings.SITE_URL}/oncall/me/", ack_url="", severity="",
+        dedup_key=f"test-{method.pk}", kind="test",
+    )
+    now = timezone.now()
+    try:
+        channels.channel_for(method.kind).send(method.target, message, secret=method.secret)
+    except channels.ChannelError as exc:
+        ContactMethod.objects.filter(pk=method.pk).update(
+            last_test_at=now, last_test_ok=False, last_test_error=str(exc)[:1000])
+        return False, str(exc)
+    # A good test does not switch a paused or failed method back on: its owner does.
+    ContactMethod.objects.filter(pk=method.pk).update(
+        last_test_at=now, last_test_ok=True, last_test_error="")
+    return True, "Delivered."
