@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.db.models import Count
 from django.utils.text import Truncator
 
-from oncall.roles import ManagerAdminMixin
+from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin, ReadOnlyTabularInline
 
 from . import services
 from .models import (
@@ -22,37 +22,6 @@ from .models import (
     TimelineEntry,
     TimelineRevision,
 )
-
-
-class ReadOnlyAdmin(ManagerAdminMixin, admin.ModelAdmin):
-    """Managers may view; nobody adds, changes or deletes here.
-
-    The overrides sit in the class body so they win over ManagerAdminMixin's grant.
-    """
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyTabularInline(ManagerAdminMixin, admin.TabularInline):
-    """The same for rows shown inside another object's page."""
-
-    extra = 0
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _short(text, words=16):

@@ -24,38 +24,7 @@ from .models import (
     Schedule,
     ScheduleMember,
 )
-from .roles import ManagerAdminMixin
-
-
-class ReadOnlyAdmin(ManagerAdminMixin, admin.ModelAdmin):
-    """Managers may view; nobody adds, changes or deletes here.
-
-    The overrides sit in the class body so they win over ManagerAdminMixin's grant.
-    (The same small pattern as incidents/admin.py: oncall must not import incidents.)
-    """
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyTabularInline(ManagerAdminMixin, admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from .roles import ManagerAdminMixin, ReadOnlyAdmin, ReadOnlyTabularInline
 
 
 @admin.register(Profile)

@@ -4,6 +4,7 @@ Every permission check in the services asks these helpers, so what a role may do
 is decided in one place.
 """
 
+from django.contrib import admin
 from django.db import models
 
 
@@ -56,3 +57,35 @@ class ManagerAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self._is_manager(request)
+
+
+class ReadOnlyAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    """Managers may view; nobody adds, changes or deletes here (audit data, engine state).
+
+    The overrides sit in the class body so they win over ManagerAdminMixin's grant.
+    """
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyTabularInline(ManagerAdminMixin, admin.TabularInline):
+    """The same for rows shown inside another object's admin page."""
+
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -27,6 +27,7 @@ from incidents.models import (
     TimelineRevision,
 )
 from oncall.models import Profile
+from tests.pages import assert_fragment, html
 
 pytestmark = pytest.mark.django_db
 
@@ -36,19 +37,6 @@ LOGIN = "/accounts/login/"
 
 
 # --- helpers ---------------------------------------------------------------------------
-
-def html(response):
-    return response.content.decode()
-
-
-def assert_fragment(response, dom_id):
-    """The response is exactly the HTMX fragment with this id, not a whole page."""
-    text = html(response)
-    assert f'id="{dom_id}"' in text
-    assert "<html" not in text
-    assert "<!doctype" not in text.lower()
-    assert 'class="topbar"' not in text
-
 
 def assert_full_page(response):
     text = html(response)

@@ -32,21 +32,11 @@ from oncall.models import (
     ScheduleMember,
 )
 from tests.conftest import make_user
+from tests.pages import assert_fragment, html
 
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
-
-
-def html(response):
-    return response.content.decode()
-
-
-def assert_fragment(response, dom_id):
-    text = html(response)
-    assert f'id="{dom_id}"' in text
-    assert "<html" not in text
-    assert 'class="topbar"' not in text
 
 
 def email(user):

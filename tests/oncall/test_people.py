@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from oncall.models import ContactKind, ContactMethod, Profile, Schedule, ScheduleMember
 from tests.conftest import make_user
+from tests.pages import assert_fragment, html
 
 pytestmark = pytest.mark.django_db
 
@@ -21,17 +22,6 @@ HX = {"HTTP_HX_REQUEST": "true"}
 ME = "/oncall/me/"
 ADD = "/oncall/me/contact-methods/add/"
 SLACK_URL = "https://hooks.slack.com/services/T000/B000/SecretPathDoNotShow"
-
-
-def html(response):
-    return response.content.decode()
-
-
-def assert_fragment(response, dom_id):
-    text = html(response)
-    assert f'id="{dom_id}"' in text
-    assert "<html" not in text
-    assert 'class="topbar"' not in text
 
 
 def field_block(text, name):

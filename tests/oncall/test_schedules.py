@@ -18,6 +18,7 @@ from oncall import calendar, dashboard, services
 from oncall.models import Override, Profile, Schedule, ScheduleMember
 from tests.conftest import make_user
 from tests.oncall.factories import ScheduleFactory, business_hours, email
+from tests.pages import assert_fragment, html
 
 pytestmark = pytest.mark.django_db
 
@@ -38,17 +39,6 @@ def schedule(ic, responder, manager):
     Week of 2 March (handoff 8) is ic's; responder takes over Monday 9 March.
     """
     return ScheduleFactory(name="Primary On-Call", members=[ic, responder], by=manager)
-
-
-def html(response):
-    return response.content.decode()
-
-
-def assert_fragment(response, dom_id):
-    text = html(response)
-    assert f'id="{dom_id}"' in text
-    assert "<html" not in text
-    assert 'class="topbar"' not in text
 
 
 def field_errors(response, name):
