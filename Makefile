@@ -44,5 +44,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# A report, not a test: paging latency with a real worker, beat, PostgreSQL and Redis
+# (DATABASE_URL, REDIS_URL; defaults: local mindweave_bench, Redis db 1).
+# Writes var/bench/paging.md; exits non-zero only if it cannot measure.
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.paging_latency
+
 clean:
 	rm -rf var .pytest_cache .ruff_cache
