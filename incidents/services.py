@@ -245,6 +245,19 @@ def change_status(incident, *, to, by, note=""):
     return incident
 
 
+_resolved_listeners = []
+
+
+def subscribe_resolved(listener):
+    """Call `listener(incident)` inside every resolution's transaction.
+
+    Apps above this one (reports: the post-incident review) hook in here, since
+    incidents imports nothing from them.
+    """
+    if listener not in _resolved_listeners:
+        _resolved_listeners.append(listener)
+
+
 @transaction.atomic
 def resolve_incident(incident, *, resolution, by):
     """Resolve (§6.1 resolveIncident): needs a resolution and every closure item settled."""
@@ -274,6 +287,8 @@ def resolve_incident(incident, *, resolution, by):
     incident.save()
     _log(incident, TimelineKind.RESOLVED,
          f"Resolved by {_name(by)} (was {before.label}).\n\n{resolution}", by=by)
+    for listener in _resolved_listeners:
+        listener(incident)
     for page in Page.objects.filter(source=f"incident:{incident.pk}",
                                     status__in=OPEN_PAGE_STATUSES):
         paging.resolve_page(page, by=by, reason=f"Incident {incident.ref} resolved.")

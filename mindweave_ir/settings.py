@@ -191,6 +191,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "oncall-tick": {"task": "oncall.tasks.tick", "schedule": 2.0},
     "oncall-audit": {"task": "oncall.tasks.audit", "schedule": 60.0},
+    "reports-reminders": {"task": "reports.tasks.send_reminders", "schedule": 3600.0},
     "incidents-note-sla-breaches": {
         "task": "incidents.tasks.note_sla_breaches",
         "schedule": 60.0,

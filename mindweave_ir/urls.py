@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("oncall/", include("oncall.urls")),
+    path("reports/", include("reports.urls")),
     path("", include("incidents.urls")),
 ]
 

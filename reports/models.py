@@ -1,1 +1,226 @@
-# Post-incident reviews, handoffs and metrics arrive with their own issues.
+"""Post-incident reviews (handbook §3.5, §7.1).
+
+One PIR per resolved incident, due 5 business days after resolution. Writes go
+through reports/services.py, which audits every change (PIRChange) and refuses
+stale edits through `version`.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from incidents.models import Incident, TimelineEntry
+
+
+class PIRState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    APPROVED = "approved", "Approved"
+
+
+class FactorCategory(models.TextChoices):
+    """The seven contributing-factor boxes of §3.5."""
+
+    CODE_CHANGE = "code_change", "Code change"
+    CONFIG_CHANGE = "config_change", "Configuration change"
+    INFRASTRUCTURE = "infrastructure", "Infrastructure issue"
+    THIRD_PARTY = "third_party", "Third-party dependency"
+    CAPACITY = "capacity", "Capacity/scaling"
+    HUMAN_ERROR = "human_error", "Human error"
+    PROCESS_GAP = "process_gap", "Process gap"
+
+
+class RootCauseCategory(models.TextChoices):
+    """What kind of cause it was; the repeat-incident rate (§7.1) groups by it."""
+
+    DEPLOYMENT = "deployment", "Bad deployment"
+    CONFIGURATION = "configuration", "Configuration"
+    CAPACITY = "capacity", "Capacity / resource exhaustion"
+    DEPENDENCY = "dependency", "Third-party dependency"
+    INFRASTRUCTURE = "infrastructure", "Infrastructure"
+    DATABASE = "database", "Database"
+    DATA = "data", "Data / migration"
+    SECURITY = "security", "Security"
+    HUMAN = "human", "Human error"
+    PROCESS = "process", "Process gap"
+    UNKNOWN = "unknown", "Not yet known"
+
+
+class PostIncidentReview(models.Model):
+    """The review of one incident, edited section by section, approved by a Manager."""
+
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="pir")
+    state = models.CharField(max_length=20, choices=PIRState.choices, default=PIRState.DRAFT,
+                             db_index=True)
+    due_at = models.DateTimeField(db_index=True, help_text="5 business days after resolution.")
+    impact = models.TextField(blank=True, help_text="Customer and business impact.")
+    what_happened = models.TextField(blank=True)
+    why_it_happened = models.TextField(blank=True)
+    root_cause_category = models.CharField(max_length=20, choices=RootCauseCategory.choices,
+                                           default=RootCauseCategory.UNKNOWN, db_index=True)
+    customers_affected = models.PositiveIntegerField(null=True, blank=True)
+    revenue_impact = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True,
+                                         help_text="In dollars.")
+    sla_downtime_minutes = models.PositiveIntegerField(null=True, blank=True)
+    went_well = models.TextField(blank=True)
+    could_improve = models.TextField(blank=True)
+    key_entries = models.ManyToManyField(TimelineEntry, blank=True, related_name="+",
+                                         help_text="Timeline entries shown in the review.")
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approved_at = models.DateTimeField(null=True, blank=True, editable=False)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+",
+                                    editable=False)
+    reminded_on = models.DateField(null=True, blank=True, editable=False,
+                                   help_text="Last day a due/overdue reminder went out.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "post-incident review"
+
+    def __str__(self):
+        return f"PIR {self.incident.ref}"
+
+    def get_absolute_url(self):
+        return reverse("reports:pir", args=[self.incident.ref])
+
+    @property
+    def is_approved(self):
+        return self.state == PIRState.APPROVED
+
+    def is_overdue(self, now=None):
+        return not self.is_approved and (now or timezone.now()) > self.due_at
+
+    def milestones(self):
+        """§3.5's key timeline, filled from the incident's own timestamps."""
+        i = self.incident
+        return [
+            ("Alert triggered", i.detected_at),
+            ("Incident acknowledged", i.acknowledged_at),
+            ("IC assigned", i.declared_at),
+            ("Root cause identified", i.identified_at),
+            ("Fix deployed", i.mitigated_at),
+            ("Service restored", i.mitigated_at),
+            ("Incident closed", i.resolved_at),
+        ]
+
+
+class Why(models.Model):
+    """One of the five whys, in order; the fifth is the root cause."""
+
+    pir = models.ForeignKey(PostIncidentReview, on_delete=models.CASCADE, related_name="whys")
+    position = models.PositiveSmallIntegerField()
+    answer = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        verbose_name_plural = "whys"
+        constraints = [models.UniqueConstraint(fields=["pir", "position"], name="uniq_why_pos")]
+
+    def __str__(self):
+        return f"Why {self.position}"
+
+
+class ContributingFactor(models.Model):
+    pir = models.ForeignKey(PostIncidentReview, on_delete=models.CASCADE,
+                            related_name="factors")
+    category = models.CharField(max_length=20, choices=FactorCategory.choices)
+    contributed = models.BooleanField(default=False)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["pir", "category"],
+                                               name="uniq_factor_category")]
+
+    def __str__(self):
+        return self.get_category_display()
+
+
+class Priority(models.TextChoices):
+    P0 = "P0", "P0 (immediate)"
+    P1 = "P1", "P1 (short term)"
+    P2 = "P2", "P2 (long term)"
+
+
+class ActionKind(models.TextChoices):
+    DETECTIVE = "detective", "Detective"
+    PREVENTATIVE = "preventative", "Preventative"
+    CORRECTIVE = "corrective", "Corrective"
+
+
+class ActionStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    WONT_DO = "wont_do", "Won't do"
+
+
+CLOSED_ACTION_STATUSES = (ActionStatus.DONE, ActionStatus.WONT_DO)
+
+
+class ActionItem(models.Model):
+    """Follow-up work: every item has an owner and a due date (§3.5)."""
+
+    pir = models.ForeignKey(PostIncidentReview, on_delete=models.CASCADE,
+                            related_name="action_items")
+    priority = models.CharField(max_length=2, choices=Priority.choices, default=Priority.P1)
+    kind = models.CharField(max_length=20, choices=ActionKind.choices,
+                            default=ActionKind.CORRECTIVE)
+    action = models.TextField()
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="action_items")
+    due_date = models.DateField(db_index=True)
+    status = models.CharField(max_length=20, choices=ActionStatus.choices,
+                              default=ActionStatus.OPEN, db_index=True)
+    link = models.URLField(blank=True, help_text="Ticket or pull request.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    reminded_on = models.DateField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["priority", "due_date", "id"]
+
+    def __str__(self):
+        return f"{self.priority} {self.action[:60]}"
+
+    @property
+    def is_open(self):
+        return self.status not in CLOSED_ACTION_STATUSES
+
+    def is_overdue(self, today=None):
+        return self.is_open and self.due_date < (today or timezone.localdate())
+
+
+class PreventionMeasure(models.Model):
+    pir = models.ForeignKey(PostIncidentReview, on_delete=models.CASCADE,
+                            related_name="prevention")
+    text = models.CharField(max_length=300)
+    done = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.text
+
+
+class PIRChange(models.Model):
+    """The audit trail: who changed what in a review, and when."""
+
+    pir = models.ForeignKey(PostIncidentReview, on_delete=models.CASCADE,
+                            related_name="changes")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                           related_name="+")
+    what = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self):
+        return f"{self.pir} {self.at:%Y-%m-%d %H:%M}: {self.what[:60]}"
