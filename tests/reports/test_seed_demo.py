@@ -10,8 +10,6 @@ from django.db.models import Count
 from django.utils import timezone
 
 from incidents import checklists, services
-from incidents.demo.bulk import ENTRIES_PER_INCIDENT
-from incidents.demo.scenarios import SCENARIOS
 from incidents.models import (
     ChecklistItem,
     Incident,
@@ -24,6 +22,8 @@ from mindweave_ir.markup import render_markdown
 from oncall import paging
 from oncall.models import EscalationPolicy, Page, Schedule
 from oncall.roles import Role
+from reports.demo.bulk import ENTRIES_PER_INCIDENT
+from reports.demo.scenarios import SCENARIOS
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,6 @@ from django.db import transaction
 from django.db.models import Max
 
 from incidents import checklists, classification, services
-from incidents.demo.data import NO_ANSWERS, answers
 from incidents.models import (
     ChecklistItem,
     DetectionSource,
@@ -23,6 +22,9 @@ from incidents.models import (
     TimelineKind,
 )
 from mindweave_ir.markup import render_markdown
+from reports.demo.data import NO_ANSWERS, answers
+from reports.models import PIRChange, PostIncidentReview
+from reports.services import BUSINESS_DAYS_TO_REVIEW, add_business_days
 
 # Times are minutes after detection. A scenario with `days_ago` is detected that
 # many days back; one with `minutes_ago` is still going on. Each step is
@@ -367,6 +369,12 @@ class ScenarioPlayer:
             declared.save(update_fields=["body", "body_html"])
             stamps["channel_name"] = channel
         Incident.objects.filter(pk=incident.pk).update(**stamps)
+        if stamps.get("resolved_at"):
+            # The review opened when the scenario resolved "now"; date it as history.
+            resolved = stamps["resolved_at"]
+            PostIncidentReview.objects.filter(incident=incident).update(
+                created_at=resolved, due_at=add_business_days(resolved, BUSINESS_DAYS_TO_REVIEW))
+            PIRChange.objects.filter(pir__incident=incident).update(at=resolved)
 
     def _stamp_entries(self, incident, after_id, when):
         entries = TimelineEntry.objects.filter(incident=incident, id__gt=after_id)

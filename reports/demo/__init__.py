@@ -15,13 +15,13 @@ from django.contrib.auth.models import Group
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from incidents.demo.bulk import IncidentGenerator
-from incidents.demo.data import PASSWORD, SERVICES, USERS
-from incidents.demo.oncall import ensure_oncall
-from incidents.demo.scenarios import ScenarioPlayer
 from incidents.models import Incident, Service
 from oncall.models import Profile
 from oncall.roles import Role
+from reports.demo.bulk import IncidentGenerator
+from reports.demo.data import PASSWORD, SERVICES, USERS
+from reports.demo.oncall import ensure_oncall
+from reports.demo.scenarios import ScenarioPlayer
 
 
 @dataclass(frozen=True)

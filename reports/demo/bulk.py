@@ -13,7 +13,17 @@ from django.db import connection, models, reset_queries, transaction
 from django.utils import timezone
 
 from incidents import checklists, services
-from incidents.demo.data import (
+from incidents.models import (
+    ChecklistItem,
+    Incident,
+    IncidentSequence,
+    Severity,
+    Status,
+    TimelineEntry,
+    TimelineKind,
+)
+from mindweave_ir.markup import render_markdown
+from reports.demo.data import (
     ESCALATION_REASONS,
     IMPACTS,
     MANUAL_ENTRIES,
@@ -28,16 +38,6 @@ from incidents.demo.data import (
     WAIVE_REASONS,
     answers,
 )
-from incidents.models import (
-    ChecklistItem,
-    Incident,
-    IncidentSequence,
-    Severity,
-    Status,
-    TimelineEntry,
-    TimelineKind,
-)
-from mindweave_ir.markup import render_markdown
 
 WINDOW = timedelta(days=90)
 BATCH = 500  # incidents per transaction in the bulk part

@@ -1,6 +1,6 @@
 """`manage.py seed_demo [--incidents N]`: demo users, services and incidents.
 
-The work is in incidents.demo; this command reads the arguments, reports progress and
+The work is in reports.demo; this command reads the arguments, reports progress and
 prints the demo logins. Demo data only: the shared password must never reach
 production settings.
 """
@@ -9,8 +9,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from incidents import demo
-from incidents.demo.data import LOGINS, PASSWORD, USERS
+from reports import demo
+from reports.demo.data import LOGINS, PASSWORD, USERS
 
 
 class Command(BaseCommand):
