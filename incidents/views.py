@@ -55,7 +55,7 @@ def _is_fragment(request):
 
 def _incident(ref):
     queryset = Incident.objects.select_related(
-        "commander", "technical_lead", "communications_lead", "declared_by"
+        "commander", "technical_lead", "communications_lead", "declared_by", "pir"
     ).prefetch_related("services", "responders")
     return get_object_or_404(queryset, ref=ref.upper())
 

@@ -16,9 +16,21 @@ from oncall.roles import Role
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 
 
+def weasyprint_missing():
+    """Why WeasyPrint cannot render here (it needs the system's Pango), or ''."""
+    try:
+        import weasyprint  # noqa: F401
+    except OSError as exc:
+        return f"needs Pango for WeasyPrint: apt-get install libpango-1.0-0 ({exc})"
+    return ""
+
+
 def pytest_collection_modifyitems(config, items):
     on_postgres = connection.vendor == "postgresql"
+    no_pdf = weasyprint_missing() if any("pdf" in i.keywords for i in items) else ""
     for item in items:
+        if "pdf" in item.keywords and no_pdf:
+            item.add_marker(pytest.mark.skip(reason=no_pdf))
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(pytest.mark.skip(
                 reason="needs PostgreSQL: set DATABASE_URL=postgres://... (CI does)"))
