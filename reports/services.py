@@ -72,6 +72,13 @@ def _audit(pir, by, what):
     PIRChange.objects.create(pir=pir, by=by, what=what)
 
 
+def _locked_for_edit(pir, expected_version, by):
+    """Lock the review, check `by` may edit it, then that nobody saved meanwhile."""
+    current = _locked(pir)
+    _require_edit(current, by)
+    return _locked(current, expected_version)
+
+
 def _locked(pir, expected_version=None):
     current = PostIncidentReview.objects.select_for_update().select_related("incident") \
         .get(pk=pir.pk)
@@ -132,8 +139,7 @@ SECTIONS = {
 @transaction.atomic
 def update_section(pir, *, section, data, expected_version, by):
     """Save one section's fields; refuse if someone saved since `expected_version`."""
-    pir = _locked(pir, expected_version)
-    _require_edit(pir, by)
+    pir = _locked_for_edit(pir, expected_version, by)
     if section not in SECTIONS:
         raise PIRError(f"Unknown section {section!r}.")
     changed = []
@@ -149,58 +155,67 @@ def update_section(pir, *, section, data, expected_version, by):
     return pir
 
 
+def _rows(related, *fields):
+    return list(related.order_by(*fields).values_list(*fields))
+
+
+def _changed(pir, by, before, after, what):
+    """Bump the version and audit only when the rows really changed."""
+    if before != after:
+        _bump(pir)
+        _audit(pir, by, what)
+    return pir
+
+
 @transaction.atomic
 def set_whys(pir, *, answers, expected_version, by):
     """The five whys, in order (a list of up to five strings)."""
-    pir = _locked(pir, expected_version)
-    _require_edit(pir, by)
+    pir = _locked_for_edit(pir, expected_version, by)
     if len(answers) > 5:
         raise PIRError("There are five whys, no more.")
+    before = _rows(pir.whys, "position", "answer")
     for position, answer in enumerate(answers, start=1):
         Why.objects.update_or_create(pir=pir, position=position,
                                      defaults={"answer": answer.strip()})
-    _bump(pir)
-    _audit(pir, by, "Changed the 5 whys.")
-    return pir
+    return _changed(pir, by, before, _rows(pir.whys, "position", "answer"),
+                    "Changed the 5 whys.")
 
 
 @transaction.atomic
 def set_factors(pir, *, factors, expected_version, by):
     """factors: {category: (contributed, note)} for the seven §3.5 categories."""
-    pir = _locked(pir, expected_version)
-    _require_edit(pir, by)
+    pir = _locked_for_edit(pir, expected_version, by)
+    before = _rows(pir.factors, "category", "contributed", "note")
     for category, (contributed, note) in factors.items():
-        FactorCategory(category)  # ValueError for an unknown one
+        if category not in FactorCategory.values:
+            raise PIRError(f"Unknown contributing factor {category!r}.")
         ContributingFactor.objects.update_or_create(
             pir=pir, category=category, defaults={"contributed": contributed, "note": note})
-    _bump(pir)
-    _audit(pir, by, "Changed the contributing factors.")
-    return pir
+    return _changed(pir, by, before, _rows(pir.factors, "category", "contributed", "note"),
+                    "Changed the contributing factors.")
 
 
 @transaction.atomic
 def set_key_entries(pir, *, entry_ids, expected_version, by):
-    pir = _locked(pir, expected_version)
-    _require_edit(pir, by)
+    pir = _locked_for_edit(pir, expected_version, by)
     entries = pir.incident.timeline.filter(pk__in=entry_ids, deleted_at__isnull=True)
+    before = _rows(pir.key_entries, "pk")
     pir.key_entries.set(entries)
-    _bump(pir)
-    _audit(pir, by, f"Chose {len(entries)} key timeline entries.")
-    return pir
+    return _changed(pir, by, before, _rows(pir.key_entries, "pk"),
+                    f"Chose {len(entries)} key timeline entries.")
 
 
 @transaction.atomic
 def set_prevention(pir, *, measures, expected_version, by):
     """measures: list of (text, done) in order; blank texts are dropped."""
-    pir = _locked(pir, expected_version)
-    _require_edit(pir, by)
+    pir = _locked_for_edit(pir, expected_version, by)
+    before = _rows(pir.prevention, "text", "done")
     pir.prevention.all().delete()
     PreventionMeasure.objects.bulk_create(
         PreventionMeasure(pir=pir, text=text.strip()[:300], done=done, position=n)
         for n, (text, done) in enumerate(measures) if text.strip())
-    _bump(pir)
-    _audit(pir, by, "Changed the prevention measures.")
-    return pir
+    return _changed(pir, by, before, _rows(pir.prevention, "text", "done"),
+                    "Changed the prevention measures.")
 
 
 def _check_action(pir, *, owner, due_date):
@@ -240,7 +255,8 @@ def update_action_item(item, *, by, **fields):
     item = ActionItem.objects.select_for_update().get(pk=item.pk)
     for name, value in fields.items():
         setattr(item, name, value)
-    _check_action(pir, owner=item.owner, due_date=item.due_date)
+    if not only_status:  # closing an item whose owner has left must stay possible
+        _check_action(pir, owner=item.owner, due_date=item.due_date)
     item.full_clean()
     item.save()
     _bump(pir)
@@ -309,3 +325,13 @@ def reopen(pir, *, reason, by):
     _bump(pir)
     _audit(pir, by, f"Reopened: {reason}")
     return pir
+
+
+@transaction.atomic
+def record_reminder(pir, *, by, to):
+    """Note in the audit trail that a reminder about the review went to `to` (a user or
+    a description). Not an edit of the review, so `version` stays as it is."""
+    if by is not None and not can_approve(by):
+        raise PermissionDenied("Only a Manager sends review reminders by hand.")
+    who = _name(to) if hasattr(to, "get_username") else str(to)
+    _audit(pir, by, f"Reminder sent to {who}.")

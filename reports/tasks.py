@@ -1,0 +1,11 @@
+"""Thin Celery wrappers around reports' pure work. Safe to run twice."""
+
+from celery import shared_task
+
+from . import reminders
+
+
+@shared_task(acks_late=True)
+def send_reminders():
+    """Beat, hourly: the day's action-item and review reminders (each at most once a day)."""
+    return f"sent {reminders.send_reminders()} reminder e-mails"
