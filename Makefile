@@ -46,9 +46,11 @@ lint: $(STAMP)
 
 # A report, not a test: paging latency with a real worker, beat, PostgreSQL and Redis
 # (DATABASE_URL, REDIS_URL; defaults: local mindweave_bench, Redis db 1).
-# Writes var/bench/paging.md; exits non-zero only if it cannot measure.
+# Writes var/bench/paging.md and var/bench/pdf.md (PIR PDF render time, throwaway
+# SQLite); exits non-zero only if it cannot measure.
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.paging_latency
+	$(BIN)/python -m tests.bench.pdf_render
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

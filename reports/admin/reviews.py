@@ -401,7 +401,7 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
     def _each(self, request, queryset, service, *, done):
         """One service call (one transaction) per review; say which were refused and why."""
         ok = []
-        for pir in queryset.select_related("incident").order_by("incident__ref"):
+        for pir in queryset.select_related("incident__commander").order_by("incident__ref"):
             try:
                 service(pir, by=request.user)
             except (services.PIRError, PermissionDenied) as exc:

@@ -396,6 +396,7 @@ def test_change_form_queries_do_not_grow_with_action_items(client, manager, ic, 
 
 # --- exports and reminders -----------------------------------------------------------------
 
+@pytest.mark.pdf
 def test_export_pdf_action_downloads_one_pdf_or_a_zip(client, manager, ic, pir):
     other = resolved_pir(ic, title="Second incident")
     client.force_login(manager)

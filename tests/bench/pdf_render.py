@@ -1,0 +1,213 @@
+"""How long the post-incident review PDF takes to render (DESIGN.md: 200 timeline
+entries and 30 action items in under 2 s).
+
+    python -m tests.bench.pdf_render
+
+A report, not a test: it measures, writes var/bench/pdf.md and prints it, and exits
+0 whether or not the bar is met. It exits non-zero only when it cannot measure.
+
+1. A throwaway SQLite database in a temporary folder (MINDWEAVE_VAR_DIR, DEBUG=true,
+   DATABASE_URL and REDIS_URL ignored), migrated from scratch.
+2. An Incident Commander declares a SEV-2 (no paging), the timeline gets 200
+   entries with rendered Markdown (the demo data's hand-written entries in turn,
+   with system status and paging lines), the closure checklist is ticked, the incident is
+   resolved (which opens its review), the review's sections are filled and 30
+   action items added through reports.services.
+3. One cold render (first use of the fonts and templates), then RUNS timed renders
+   of `render_pir_pdf` on the review loaded afresh each time, as the download view
+   does. The figure is the median; the bar is met if the median is under BAR.
+4. A CPU reference (a fixed pure-Python loop, median of 5) is reported beside it:
+   WeasyPrint is pure Python above Pango, so its time scales with that figure, and
+   it lets a run on a slow CI box be compared with one on a laptop.
+"""
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+REPORT = ROOT / "var" / "bench" / "pdf.md"
+ENTRIES = 200
+ACTIONS = 30
+RUNS = 7
+BAR = 2.0  # seconds, DESIGN.md "Performance bars"
+
+
+def log(text):
+    print(f"[bench] {text}", flush=True)
+
+
+def setup_django(var_dir):
+    os.environ["MINDWEAVE_VAR_DIR"] = str(var_dir)
+    os.environ["DEBUG"] = "true"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "mindweave_ir.settings"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # WeasyPrint logs each step at INFO
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    for folder in ("broker/queue", "broker/control"):
+        (var_dir / folder).mkdir(parents=True, exist_ok=True)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def make_review():
+    """The benchmark's review, built through the services as the product builds one."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from django.utils import timezone
+
+    from incidents import services as incident_services
+    from incidents.models import ChecklistPhase, Severity, TimelineEntry, TimelineKind
+    from mindweave_ir.markup import render_markdown
+    from oncall.roles import Role
+    from reports import services
+    from reports.demo.data import MANUAL_ENTRIES
+    from reports.models import FactorCategory, PostIncidentReview
+
+    users = get_user_model().objects
+    ic = users.create_user("bench-ic", first_name="Bench", last_name="Commander")
+    ic.groups.add(Group.objects.get(name=Role.INCIDENT_COMMANDER))
+    owner = users.create_user("bench-owner", first_name="Bench", last_name="Owner")
+    owner.groups.add(Group.objects.get(name=Role.RESPONDER))
+
+    started = timezone.now() - timedelta(hours=6)
+    incident = incident_services.declare_incident(
+        title="Checkout API returning 500s", severity=Severity.SEV2, by=ic, page_oncall=False,
+        customer_impact="About 4% of checkouts failed for 3 hours.",
+        started_at=started, detected_at=started + timedelta(minutes=4))
+    # The demo data's hand-written entries (plain text, bold, code, links, lists, a
+    # table, a code block), in turn with the system's status/paging lines.
+    shapes = [*MANUAL_ENTRIES,
+              (TimelineKind.STATUS, "Status moved: Investigating → **Identified** by Bench."),
+              (TimelineKind.PAGE, "Page (SEV-2): Level 1: paging Bench Owner by email.")]
+    entries = [shapes[n % len(shapes)] for n in range(ENTRIES)]
+    TimelineEntry.objects.bulk_create(
+        TimelineEntry(incident=incident, author=ic, kind=kind, body=body,
+                      body_html=render_markdown(body),
+                      occurred_at=started + timedelta(minutes=n))
+        for n, (kind, body) in enumerate(entries))
+    for item in incident.checklist.filter(phase=ChecklistPhase.CLOSURE):
+        incident_services.set_checklist_item(item, done=True, by=ic)
+    incident_services.resolve_incident(incident, resolution="Rolled back release 2026.3.1.",
+                                       by=ic)
+
+    pir = PostIncidentReview.objects.get(incident=incident)
+    pir = services.update_section(pir, section="root_cause", by=ic, expected_version=pir.version,
+                                  data={"what_happened": "A config push halved the pool.\n\n"
+                                                         "- checkout 5xx\n- retries piled up",
+                                        "why_it_happened": "No canary for config pushes."})
+    pir = services.update_section(pir, section="impact", by=ic, expected_version=pir.version,
+                                  data={"customers_affected": 1840, "revenue_impact": 12500,
+                                        "sla_downtime_minutes": 180})
+    pir = services.update_section(pir, section="lessons", by=ic, expected_version=pir.version,
+                                  data={"went_well": "Fast rollback.",
+                                        "could_improve": "Alerting was 4 minutes late."})
+    pir = services.set_whys(pir, answers=[f"Because of reason {n}." for n in range(1, 6)],
+                            expected_version=pir.version, by=ic)
+    services.set_factors(pir, factors={FactorCategory.CONFIG_CHANGE: (True, "Pool size."),
+                                       FactorCategory.PROCESS_GAP: (True, "No canary.")},
+                         expected_version=pir.version, by=ic)
+    for n in range(ACTIONS):
+        services.add_action_item(pir, action=f"Follow-up {n:02d}: add a canary check for "
+                                             "config pushes to the payments cluster",
+                                 owner=owner, due_date=date.today() + timedelta(days=n),
+                                 by=ic, priority=("P0", "P1", "P2")[n % 3])
+    return pir.pk
+
+
+def measure(pir_pk):
+    import io
+
+    from pypdf import PdfReader
+
+    from reports.models import PostIncidentReview
+    from reports.pdf import render_pir_pdf
+
+    def load():
+        return PostIncidentReview.objects.select_related(
+            "incident", "incident__commander", "approved_by").get(pk=pir_pk)
+
+    start = time.perf_counter()
+    pdf = render_pir_pdf(load())
+    cold = time.perf_counter() - start
+    times = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        render_pir_pdf(load())
+        times.append(time.perf_counter() - start)
+    pages = len(PdfReader(io.BytesIO(pdf)).pages)
+    return cold, times, pages, len(pdf)
+
+
+def cpu_reference():
+    """Seconds for a fixed pure-Python workload (median of 5)."""
+    runs = []
+    for _ in range(5):
+        start = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        runs.append(time.perf_counter() - start)
+    return statistics.median(runs)
+
+
+def report(cold, times, pages, size, reference):
+    import weasyprint
+
+    median = statistics.median(times)
+    met = median < BAR
+    lines = [
+        "# PIR PDF render time",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"({platform.machine()}, Python {platform.python_version()}, "
+        f"WeasyPrint {weasyprint.__version__}), throwaway SQLite.",
+        "",
+        f"A review with {ENTRIES} timeline entries and {ACTIONS} action items: "
+        f"{pages} A4 pages, {size / 1024:.0f} KiB.",
+        "",
+        "| figure | seconds |",
+        "| --- | --- |",
+        f"| cold (first render in the process) | {cold:.3f} |",
+        f"| median of {RUNS} | {median:.3f} |",
+        f"| fastest | {min(times):.3f} |",
+        f"| slowest | {max(times):.3f} |",
+        f"| CPU reference (`sum(i * i for i in range(2_000_000))`) | {reference:.3f} |",
+        "",
+        f"Bar (DESIGN.md): median under {BAR:.1f} s: **{'met' if met else 'NOT met'}**.",
+        "",
+        "Runs: " + ", ".join(f"{t:.3f}" for t in times),
+        "",
+        "Command: `python -m tests.bench.pdf_render`",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="mindweave-pdf-bench-") as tmp:
+        try:
+            setup_django(Path(tmp))
+            log("database migrated; building the review")
+            pir_pk = make_review()
+            log(f"rendering once cold, then {RUNS} timed runs")
+            figures = (*measure(pir_pk), cpu_reference())
+        except Exception as exc:  # any failure means there is no figure to report
+            log(f"could not measure: {type(exc).__name__}: {exc}")
+            return 1
+    text = report(*figures)
+    REPORT.parent.mkdir(parents=True, exist_ok=True)
+    REPORT.write_text(text)
+    print(text)
+    log(f"written {REPORT.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
