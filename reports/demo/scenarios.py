@@ -372,9 +372,13 @@ class ScenarioPlayer:
         if stamps.get("resolved_at"):
             # The review opened when the scenario resolved "now"; date it as history.
             resolved = stamps["resolved_at"]
+            due = add_business_days(resolved, BUSINESS_DAYS_TO_REVIEW)
+            started = Incident.objects.values_list("started_at", flat=True).get(pk=incident.pk)
             PostIncidentReview.objects.filter(incident=incident).update(
-                created_at=resolved, due_at=add_business_days(resolved, BUSINESS_DAYS_TO_REVIEW))
-            PIRChange.objects.filter(pir__incident=incident).update(at=resolved)
+                created_at=resolved, due_at=due,
+                sla_downtime_minutes=int((resolved - started).total_seconds() // 60))
+            PIRChange.objects.filter(pir__incident=incident).update(
+                at=resolved, what=f"Review opened; due {due:%Y-%m-%d}.")
 
     def _stamp_entries(self, incident, after_id, when):
         entries = TimelineEntry.objects.filter(incident=incident, id__gt=after_id)

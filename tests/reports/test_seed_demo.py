@@ -24,6 +24,7 @@ from oncall.models import EscalationPolicy, Page, Schedule
 from oncall.roles import Role
 from reports.demo.bulk import ENTRIES_PER_INCIDENT
 from reports.demo.scenarios import SCENARIOS
+from reports.models import PostIncidentReview
 
 pytestmark = pytest.mark.django_db
 
@@ -195,3 +196,17 @@ def test_seeded_history_pages_nobody_but_a_new_sev1_pages_ic():
 
     assert set(page.notifications.values_list("user__username", flat=True)) == {
         "ic", "manager"}
+
+
+def test_seeded_reviews_are_dated_as_the_history_they_belong_to():
+    seed(incidents=12)
+    reviews = PostIncidentReview.objects.select_related("incident")
+
+    assert reviews.exists()
+    for pir in reviews:
+        incident = pir.incident
+        assert pir.created_at == incident.resolved_at
+        assert pir.due_at > incident.resolved_at
+        minutes = (incident.resolved_at - incident.started_at).total_seconds() // 60
+        assert pir.sla_downtime_minutes == minutes
+        assert f"due {pir.due_at:%Y-%m-%d}" in pir.changes.get().what
