@@ -249,53 +249,47 @@ def incident_detail(request, ref):
     return render(request, DETAIL, _detail_context(request, _incident(ref)))
 
 
-@require_POST
-def incident_transition(request, ref):
+def _header_action(request, ref, form_class, form_name, act,
+                   invalid="Check the form below."):
+    """The shared shape of the header's actions: validate, call the service, answer.
+
+    `act(incident, data)` calls the service; a refusal comes back in the header
+    fragment with the form as typed.
+    """
     incident = _incident(ref)
-    form = TransitionForm(request.POST)
+    form = form_class(request.POST)
     if not form.is_valid():
-        return _respond(request, incident, "incident-header", status=400,
-                        transition_form=form, error="Choose a status.")
+        return _respond(request, incident, "incident-header", status=400, error=invalid,
+                        **{form_name: form})
     try:
-        incident = services.change_status(incident, to=form.cleaned_data["to"],
-                                          by=request.user, note=form.cleaned_data["note"])
+        act(incident, form.cleaned_data)
     except (services.IncidentError, PermissionDenied) as exc:
         status, message = _refusal(exc)
-        return _respond(request, incident, "incident-header", status=status,
-                        transition_form=form, error=message)
+        return _respond(request, incident, "incident-header", status=status, error=message,
+                        **{form_name: form})
     return _respond(request, _incident(ref), "incident-header", timeline_changed=True)
+
+
+@require_POST
+def incident_transition(request, ref):
+    return _header_action(request, ref, TransitionForm, "transition_form",
+                          lambda incident, data: services.change_status(
+                              incident, to=data["to"], note=data["note"], by=request.user),
+                          invalid="Choose a status.")
 
 
 @require_POST
 def incident_resolve(request, ref):
-    incident = _incident(ref)
-    form = ResolveForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, incident, "incident-header", status=400, resolve_form=form)
-    try:
-        services.resolve_incident(incident, resolution=form.cleaned_data["resolution"],
-                                  by=request.user)
-    except (services.IncidentError, PermissionDenied) as exc:
-        status, message = _refusal(exc)
-        return _respond(request, incident, "incident-header", status=status,
-                        resolve_form=form, error=message)
-    return _respond(request, _incident(ref), "incident-header", timeline_changed=True)
+    return _header_action(request, ref, ResolveForm, "resolve_form",
+                          lambda incident, data: services.resolve_incident(
+                              incident, resolution=data["resolution"], by=request.user))
 
 
 @require_POST
 def incident_severity(request, ref):
-    incident = _incident(ref)
-    form = SeverityForm(request.POST)
-    if not form.is_valid():
-        return _respond(request, incident, "incident-header", status=400, severity_form=form)
-    try:
-        services.change_severity(incident, to=form.cleaned_data["to"],
-                                 reason=form.cleaned_data["reason"], by=request.user)
-    except (services.IncidentError, PermissionDenied) as exc:
-        status, message = _refusal(exc)
-        return _respond(request, incident, "incident-header", status=status,
-                        severity_form=form, error=message)
-    return _respond(request, _incident(ref), "incident-header", timeline_changed=True)
+    return _header_action(request, ref, SeverityForm, "severity_form",
+                          lambda incident, data: services.change_severity(
+                              incident, to=data["to"], reason=data["reason"], by=request.user))
 
 
 @require_POST
