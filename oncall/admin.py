@@ -10,8 +10,9 @@ method's signing secret is never shown at all.
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 
-from . import channels
+from . import channels, services
 from .models import (
     ContactMethod,
     EscalationLevel,
@@ -81,12 +82,35 @@ class ScheduleMemberInline(ManagerAdminMixin, admin.TabularInline):
     ordering = ["position"]
 
 
+class OverrideInlineFormSet(BaseInlineFormSet):
+    """New overrides go through services.create_override (overlap check under a lock);
+    its refusal is shown beside the field, like on the schedule page."""
+
+    def clean(self):
+        super().clean()
+        new = [f for f in self.extra_forms if f.has_changed() and f.is_valid()
+               and not self._should_delete_form(f)]
+        for form in new:
+            data = form.cleaned_data
+            try:
+                services.check_override(self.instance, start=data["start"], end=data["end"])
+            except ValidationError as exc:
+                form.add_error(None, exc)
+
+
 class OverrideInline(ManagerAdminMixin, admin.TabularInline):
+    """Existing overrides are read-only here: delete one and add another, as on the
+    schedule page, so every override passes the same checks."""
+
     model = Override
+    formset = OverrideInlineFormSet
     fk_name = "schedule"
     extra = 0
     fields = ["user", "start", "end", "reason", "created_by"]
     readonly_fields = ["created_by"]
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Schedule)
@@ -98,14 +122,14 @@ class ScheduleAdmin(ManagerAdminMixin, admin.ModelAdmin):
     inlines = [ScheduleMemberInline, OverrideInline]
 
     def save_formset(self, request, form, formset, change):
-        # Overrides added here record who made them, as the schedule page does.
+        if formset.model is not Override:
+            return super().save_formset(request, form, formset, change)
         for obj in formset.save(commit=False):
-            if isinstance(obj, Override) and obj.created_by_id is None:
-                obj.created_by = request.user
-            obj.save()
+            services.create_override(obj.schedule, user=obj.user, start=obj.start,
+                                     end=obj.end, reason=obj.reason, by=request.user)
         for obj in formset.deleted_objects:
-            obj.delete()
-        formset.save_m2m()
+            services.delete_override(obj, by=request.user)
+        return None
 
 
 class EscalationLevelInline(ManagerAdminMixin, admin.TabularInline):

@@ -215,6 +215,22 @@ def update_schedule(schedule, *, members, by, **fields):
     return locked
 
 
+def check_override(schedule, *, start, end):
+    """Refuse naive, zero-length or backwards ranges and overlaps with an existing
+    override (ValidationError keyed by field). create_override calls it under a lock."""
+    if timezone.is_naive(start) or timezone.is_naive(end):
+        raise ValidationError("Override times must carry a time zone.")
+    if end <= start:
+        raise ValidationError({"end": "The override must end after it starts."})
+    clash = (Override.objects.filter(schedule=schedule, start__lt=end, end__gt=start)
+             .select_related("user").order_by("start").first())
+    if clash is not None:
+        raise ValidationError({"start": (
+            f"Overlaps the override for {person(clash.user)} from {when(clash.start)} "
+            f"to {when(clash.end)}; change or delete that one first."
+        )})
+
+
 @transaction.atomic
 def create_override(schedule, *, user, start, end, reason="", by):
     """`user` covers [start, end) on `schedule`.
@@ -227,18 +243,8 @@ def create_override(schedule, *, user, start, end, reason="", by):
     if not can_edit_overrides(by, schedule):
         raise PermissionDenied("Only members of this schedule, Incident Commanders and "
                                "Managers add overrides.")
-    if timezone.is_naive(start) or timezone.is_naive(end):
-        raise ValidationError("Override times must carry a time zone.")
-    if end <= start:
-        raise ValidationError({"end": "The override must end after it starts."})
     locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
-    clash = (Override.objects.filter(schedule=locked, start__lt=end, end__gt=start)
-             .select_related("user").order_by("start").first())
-    if clash is not None:
-        raise ValidationError({"start": (
-            f"Overlaps the override for {person(clash.user)} from {when(clash.start)} "
-            f"to {when(clash.end)}; change or delete that one first."
-        )})
+    check_override(locked, start=start, end=end)
     override = Override.objects.create(schedule=locked, user=user, start=start, end=end,
                                        reason=reason, created_by=by)
     logger.info("override %s on schedule %s created by %s", override.pk, locked.pk, by)
