@@ -12,7 +12,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from . import channels, services
+from . import services
+from .forms.people import clean_target
 from .models import (
     ContactMethod,
     EscalationLevel,
@@ -45,14 +46,7 @@ class ContactMethodAdminForm(forms.ModelForm):
                   "disabled_reason"]
 
     def clean(self):
-        data = super().clean()
-        kind, target = data.get("kind"), data.get("target")
-        if kind and target:
-            try:
-                data["target"] = channels.channel_for(kind).validate_target(target)
-            except ValidationError as exc:
-                self.add_error("target", exc)
-        return data
+        return clean_target(self, super().clean())
 
 
 @admin.register(ContactMethod)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from mindweave_ir.templatetags.mw import person, when
 
-from . import paging
+from . import channels, paging
 from .models import (
     ContactMethod,
     Coverage,
@@ -26,6 +26,9 @@ from .models import (
 from .roles import Role, has_role
 
 logger = logging.getLogger(__name__)
+
+
+PAUSED_BY_OWNER = "Paused by its owner."
 
 
 def profile_for(user):
@@ -61,21 +64,21 @@ def _own_method(method, by):
 
 
 @transaction.atomic
-def add_contact_method(*, user, kind, target, label="", notify_after_minutes=0, by):
+def add_contact_method(*, user, kind, target, label="", notify_after_minutes=0, enabled=True,
+                       by):
     """Add a way to reach `user`; the channel validates and normalises the target."""
     if user.pk != by.pk and not has_role(by, Role.MANAGER):
         raise PermissionDenied("You can only add your own contact methods.")
-    from . import channels
-
     target = channels.channel_for(kind).validate_target(target)
-    return ContactMethod.objects.create(user=user, kind=kind, target=target, label=label,
-                                        notify_after_minutes=notify_after_minutes)
+    return ContactMethod.objects.create(
+        user=user, kind=kind, target=target, label=label,
+        notify_after_minutes=notify_after_minutes,
+        disabled_at=None if enabled else timezone.now(),
+        disabled_reason="" if enabled else PAUSED_BY_OWNER)
 
 
 @transaction.atomic
 def update_contact_method(method, *, target, label, notify_after_minutes, enabled, by):
-    from . import channels
-
     _own_method(method, by)
     method.target = channels.channel_for(method.kind).validate_target(target)
     method.label = label
@@ -83,9 +86,7 @@ def update_contact_method(method, *, target, label, notify_after_minutes, enable
     if enabled and method.disabled_at is not None:
         method.disabled_at, method.disabled_reason = None, ""
     elif not enabled and method.disabled_at is None:
-        from django.utils import timezone
-
-        method.disabled_at, method.disabled_reason = timezone.now(), "Paused by its owner."
+        method.disabled_at, method.disabled_reason = timezone.now(), PAUSED_BY_OWNER
     method.save()
     return method
 

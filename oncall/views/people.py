@@ -8,7 +8,6 @@ Every form also works as a plain POST that redirects back to the page.
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -96,15 +95,10 @@ def contact_method_add(request):
         return _respond(request, "contact-methods", status=400, add_form=form)
     data = form.cleaned_data
     try:
-        with transaction.atomic():
-            method = services.add_contact_method(
-                user=request.user, kind=data["kind"], target=data["target"], label=data["label"],
-                notify_after_minutes=data["notify_after_minutes"], by=request.user)
-            if not data["enabled"]:
-                services.update_contact_method(
-                    method, target=method.target, label=method.label,
-                    notify_after_minutes=method.notify_after_minutes, enabled=False,
-                    by=request.user)
+        method = services.add_contact_method(
+            user=request.user, kind=data["kind"], target=data["target"], label=data["label"],
+            notify_after_minutes=data["notify_after_minutes"], enabled=data["enabled"],
+            by=request.user)
     except ValidationError as exc:
         form.add_error("target", exc)
         return _respond(request, "contact-methods", status=400, add_form=form)
