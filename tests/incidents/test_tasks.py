@@ -10,17 +10,11 @@ from django.utils import timezone
 from incidents import services, tasks
 from incidents.models import Incident, Severity, TimelineEntry, TimelineKind
 from mindweave_ir.celery import app
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def wait_for(predicate, seconds=15):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_beat_task_on_real_worker_notes_each_breach_once(ic):

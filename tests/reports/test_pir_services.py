@@ -8,7 +8,7 @@ import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from incidents import services as incident_services
-from incidents.models import ChecklistPhase, Severity, Status
+from incidents.models import Status
 from oncall.roles import Role
 from reports import services
 from reports.models import (
@@ -21,22 +21,13 @@ from reports.models import (
     RootCauseCategory,
 )
 from tests.conftest import make_user
+from tests.reports.factories import resolved_incident
 
 pytestmark = pytest.mark.django_db
 
 FRIDAY = datetime(2026, 3, 6, 15, 30, tzinfo=UTC)
 
 
-def resolved_incident(by, **kwargs):
-    """Declare, settle every closure item, resolve: what opens a review."""
-    incident = incident_services.declare_incident(
-        title="Checkout errors", severity=Severity.SEV2, by=by,
-        customer_impact="Some customers could not pay.", **kwargs)
-    for item in incident.checklist.filter(phase=ChecklistPhase.CLOSURE):
-        incident_services.set_checklist_item(item, done=True, by=by)
-    incident_services.resolve_incident(incident, resolution="Rolled back release 42.", by=by)
-    incident.refresh_from_db()
-    return incident
 
 
 @pytest.fixture

@@ -8,26 +8,18 @@ import pytest
 from django.test import Client
 
 from incidents import services as incident_services
-from incidents.models import ChecklistPhase, Severity
+from incidents.models import Severity
 from oncall.models import Profile
 from reports import services
 from reports.models import ActionItem, ActionStatus, PIRChange, PIRState, PostIncidentReview
 from tests.pages import assert_fragment, html
+from tests.reports.factories import resolved_incident
 
 pytestmark = pytest.mark.django_db
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-def resolved_incident(by):
-    incident = incident_services.declare_incident(
-        title="Checkout errors", severity=Severity.SEV2, by=by,
-        customer_impact="Some customers could not pay.")
-    for item in incident.checklist.filter(phase=ChecklistPhase.CLOSURE):
-        incident_services.set_checklist_item(item, done=True, by=by)
-    incident_services.resolve_incident(incident, resolution="Rolled back release 42.", by=by)
-    incident.refresh_from_db()
-    return incident
 
 
 @pytest.fixture
