@@ -18,6 +18,7 @@ from .models import (
     ContactMethod,
     EscalationLevel,
     EscalationPolicy,
+    Notice,
     Notification,
     Override,
     Page,
@@ -176,6 +177,15 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_filter = ["status", "kind"]
     search_fields = ["page__title", "user__username", "error"]
     list_select_related = ["page", "user"]
+    date_hierarchy = "queued_at"
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyAdmin):
+    list_display = ["subject", "user", "kind", "status", "attempts", "queued_at", "sent_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["subject", "key", "user__username", "error"]
+    list_select_related = ["user"]
     date_hierarchy = "queued_at"
 
 

@@ -48,7 +48,7 @@ class Message:
     ack_url: str  # absolute one-click acknowledgement URL (signed; may be "")
     severity: str  # "SEV-1" .. "SEV-4" or ""
     dedup_key: str
-    kind: str = "page"  # "page" or "test" (a user's test notification)
+    kind: str = "page"  # "page", "test" (a user's test notification) or "notice"
 
 
 class ChannelError(Exception):
@@ -237,7 +237,7 @@ class HttpChannel(Channel):
 
 
 def _event(message: Message) -> str:
-    return "test" if message.kind == "test" else "page"
+    return message.kind if message.kind in ("test", "notice") else "page"
 
 
 def _slack_escape(value: str) -> str:

@@ -425,3 +425,37 @@ class PageEvent(models.Model):
 
     def __str__(self):
         return f"{self.page_id} {self.kind} {self.at:%H:%M:%S}"
+
+
+class Notice(models.Model):
+    """A message to one person on one contact method that is not a page: no escalation,
+    no acknowledgement (handoff notes, reminders). Sent at most once per `key` and
+    method, with the same claim-before-send and retry rules as page notifications."""
+
+    key = models.CharField(max_length=200, help_text="The sender's idempotency key, e.g. "
+                                                     "handoff:42:handed-off.")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="notices")
+    contact_method = models.ForeignKey(ContactMethod, null=True, on_delete=models.SET_NULL,
+                                       related_name="notices")
+    kind = models.CharField(max_length=20, choices=ContactKind.choices)
+    subject = models.CharField(max_length=300)
+    text = models.TextField()
+    link = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.QUEUED, db_index=True)
+    due_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(default=timezone.now)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["queued_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["key", "contact_method"],
+                                               name="notice_once_per_method")]
+        indexes = [models.Index(fields=["key"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.user}: {self.subject}"

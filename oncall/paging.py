@@ -15,10 +15,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from . import channels
+from . import channels, delivery
 from .models import (
     ContactMethod,
     DeliveryStatus,
@@ -33,10 +32,8 @@ from .models import (
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 5
-BACKOFF_SECONDS = 10  # 10 s, 20 s, 40 s, 80 s between attempts
+MAX_ATTEMPTS = delivery.MAX_ATTEMPTS
 AUDIT_GRACE = timedelta(minutes=1)
-STUCK_SENDING = timedelta(minutes=2)
 ACK_SALT = "oncall.page-ack"
 ACK_MAX_AGE = timedelta(hours=24)
 
@@ -348,7 +345,7 @@ def _message(notification):
 
 
 def deliver(notification_id, *, now=None):
-    """Send one queued notification, at most once.
+    """Send one queued notification, at most once (see oncall/delivery.py).
 
     1. Claim it: queued -> sending with a conditional UPDATE; only one worker wins.
     2. Send outside any transaction (a slow network never holds a lock).
@@ -356,30 +353,19 @@ def deliver(notification_id, *, now=None):
        until MAX_ATTEMPTS; a permanent one disables the contact method, visibly.
     """
     now = now or timezone.now()
-    # Only the row's own columns in the WHERE: PostgreSQL re-checks those after
-    # waiting on a concurrent claim, but not a join's (Django would turn a filter on
-    # page__status into `id IN (subquery)`, and two workers could both win).
-    claimed = Notification.objects.filter(
-        pk=notification_id, status=DeliveryStatus.QUEUED, due_at__lte=now,
-    ).update(status=DeliveryStatus.SENDING, sending_at=now, attempts=F("attempts") + 1)
-    if claimed != 1:
+    if not delivery.claim(Notification, notification_id, now):
         return "not mine"
     notification = Notification.objects.select_related("page", "user", "contact_method") \
         .get(pk=notification_id)
     if notification.page.status != PageStatus.TRIGGERED:
         Notification.objects.filter(pk=notification_id).update(status=DeliveryStatus.CANCELLED)
         return "page no longer open"
-    method = notification.contact_method
     try:
-        if method is None:
-            raise channels.PermanentChannelError("The contact method was deleted.")
-        summary = channels.channel_for(method.kind).send(method.target, _message(notification),
-                                                         secret=method.secret)
+        summary = delivery.send(notification.contact_method, _message(notification))
     except channels.ChannelError as exc:
         return _delivery_failed(notification, exc)
     with transaction.atomic():
-        Notification.objects.filter(pk=notification_id).update(
-            status=DeliveryStatus.SENT, sent_at=timezone.now(), error="")
+        delivery.record_sent(Notification, notification_id)
         _event(notification.page, PageEventKind.DELIVERED,
                f"{notification.get_kind_display()} delivered to {_name(notification.user)}.")
     return f"sent: {summary}"
@@ -387,19 +373,9 @@ def deliver(notification_id, *, now=None):
 
 @transaction.atomic
 def _delivery_failed(notification, exc):
-    error = str(exc)[:1000]
-    retry = not exc.permanent and notification.attempts < MAX_ATTEMPTS
-    if retry:
-        delay = BACKOFF_SECONDS * 2 ** (notification.attempts - 1)
-        Notification.objects.filter(pk=notification.pk).update(
-            status=DeliveryStatus.QUEUED, error=error,
-            due_at=timezone.now() + timedelta(seconds=delay))
-        return f"retry in {delay}s: {error}"
-    Notification.objects.filter(pk=notification.pk).update(status=DeliveryStatus.FAILED,
-                                                           error=error)
-    if exc.permanent and notification.contact_method_id:
-        ContactMethod.objects.filter(pk=notification.contact_method_id).update(
-            disabled_at=timezone.now(), disabled_reason=error)
+    retrying, error = delivery.record_failure(notification, exc)
+    if retrying:
+        return error
     _event(notification.page, PageEventKind.FAILED,
            f"{notification.get_kind_display()} to {_name(notification.user)} failed after "
            f"{notification.attempts} attempt(s): {error}", flagged=True)
@@ -436,13 +412,9 @@ def audit(*, now=None):
                    "overdue; the auditor fired it.", flagged=True, now=now)
         run_page(page_id, now=now)
         fixed += 1
-    stuck = Notification.objects.filter(status=DeliveryStatus.SENDING,
-                                        sending_at__lt=now - STUCK_SENDING)
-    for notification in stuck.select_related("page", "user"):
+    for notification in delivery.stuck(Notification.objects, now).select_related("page", "user"):
         with transaction.atomic():
-            if Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.SENDING) \
-                    .update(status=DeliveryStatus.FAILED,
-                            error="The worker stopped while sending; outcome unknown.") == 1:
+            if delivery.fail_if_stuck(Notification, notification.pk):
                 _event(notification.page, PageEventKind.AUDITOR,
                        f"{notification.get_kind_display()} to {_name(notification.user)} was "
                        "interrupted mid-send; not resent to avoid a duplicate.", flagged=True,

@@ -24,6 +24,10 @@ API (callers rely on exactly this):
         ordered, clipped to [start, end), adjacent pieces of the same member and
         kind merged; before handoff 0 nobody is on call unless an override says so.
     on_call_at(rotation, overrides, at) -> member or None   (agrees with shifts)
+    turn_at(rotation, at) -> Turn(start, end, member) or None
+        the rotation turn containing `at` (coverage and overrides not applied):
+        from the last handoff at or before `at` to the next one after it, and
+        the member whose turn it is; None before handoff 0
     handoffs(rotation, after, count) -> list[datetime]
         the next `count` distinct rotation handoff instants strictly after `after`,
         aware UTC, strictly increasing (coverage does not hide handoffs)
@@ -185,6 +189,26 @@ def on_call_at(rotation, overrides, at):
     """Return the member on call at instant `at`, or None (gap or before the rotation)."""
     state = _state_at(rotation, list(overrides), _utc(at, "at"))
     return None if state is None else state[0]
+
+
+@dataclass(frozen=True)
+class Turn:
+    start: datetime
+    end: datetime
+    member: object
+
+
+def turn_at(rotation, at):
+    """Return the Turn containing instant `at`, or None before handoff 0."""
+    at = _utc(at, "at")
+    k = _index_at(rotation, at)
+    if k is None:
+        return None
+    start = _handoff(rotation, k)
+    following = k + 1
+    while _handoff(rotation, following) <= start:  # handoffs folded by a DST gap
+        following += 1
+    return Turn(start, _handoff(rotation, following), rotation.members[k % len(rotation.members)])
 
 
 def handoffs(rotation, after, count):

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import paging
+from . import notices, paging
 
 RETRY = {"acks_late": True, "autoretry_for": (Exception,), "retry_backoff": True,
          "max_retries": 5}
@@ -19,10 +19,16 @@ def deliver(notification_id):
     return paging.deliver(notification_id)
 
 
+@shared_task(**RETRY)
+def deliver_notice(notice_id):
+    return notices.deliver(notice_id)
+
+
 @shared_task(acks_late=True)
 def tick():
-    """Beat, every few seconds: every due step and due notification, from the database."""
-    return f"steps {paging.run_due_pages()}, sent {paging.deliver_due()}"
+    """Beat, every few seconds: every due step, notification and notice, from the database."""
+    return (f"steps {paging.run_due_pages()}, sent {paging.deliver_due()}, "
+            f"notices {notices.deliver_due()}")
 
 
 @shared_task(acks_late=True)
