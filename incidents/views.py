@@ -128,6 +128,16 @@ def _refusal(exc):
 
 # --- Dashboard and list -------------------------------------------------------------
 
+# Panels the apps above add to the dashboard (incidents never imports them): each a
+# template and a function (request, now) -> the dict the template gets as `panel`.
+_dashboard_panels = []
+
+
+def add_dashboard_panel(template, context):
+    if (template, context) not in _dashboard_panels:
+        _dashboard_panels.append((template, context))
+
+
 @require_GET
 def dashboard(request):
     """Active incidents worst first, with SLA timers; "my incidents"."""
@@ -146,6 +156,8 @@ def dashboard(request):
     return render(request, "incidents/dashboard.html", {
         "on_call": on_call_panel(now),
         "my_pages": my_pages,
+        "panels": [{"template": template, "panel": context(request, now)}
+                   for template, context in _dashboard_panels],
         "active": active[:DASHBOARD_LIMIT],
         "mine": mine[:DASHBOARD_LIMIT],
         "counts": counts,

@@ -192,6 +192,7 @@ CELERY_BEAT_SCHEDULE = {
     "oncall-tick": {"task": "oncall.tasks.tick", "schedule": 2.0},
     "oncall-audit": {"task": "oncall.tasks.audit", "schedule": 60.0},
     "reports-reminders": {"task": "reports.tasks.send_reminders", "schedule": 3600.0},
+    "reports-handoffs": {"task": "reports.tasks.handoff_tick", "schedule": 60.0},
     "incidents-note-sla-breaches": {
         "task": "incidents.tasks.note_sla_breaches",
         "schedule": 60.0,
@@ -202,6 +203,13 @@ CELERY_BEAT_SCHEDULE = {
 # The address people reach this site at: used in notifications' links.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 NOTIFICATION_HTTP_TIMEOUT = env_int("NOTIFICATION_HTTP_TIMEOUT", 5)
+
+# --- Handoffs -------------------------------------------------------------
+# The draft of a shift's handoff is made, and its outgoing on-call reminded, this long
+# before the shift ends; an unacknowledged handoff reminds the outgoing on-call and
+# the schedule's escalation this long after the incoming shift began.
+HANDOFF_PREPARE_LEAD_MINUTES = env_int("HANDOFF_PREPARE_LEAD_MINUTES", 120)
+HANDOFF_ACK_REMINDER_MINUTES = env_int("HANDOFF_ACK_REMINDER_MINUTES", 30)
 
 # --- Security --------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

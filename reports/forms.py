@@ -298,3 +298,17 @@ class WorkflowForm(forms.Form):
     reason = forms.CharField(required=False, max_length=1000,
                              widget=forms.TextInput(attrs={"placeholder": "Why reopen it?"}),
                              help_text="Needed to reopen.")
+
+
+class HandoffForm(forms.Form):
+    """The outgoing on-call's part of a handoff (§2.3 End of Shift)."""
+
+    summary = forms.CharField(
+        label="Shift summary", required=False, max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="What happened on the shift, for the on-call log. Required to hand off.")
+    unresolved = forms.CharField(
+        label="Unresolved issues", required=False, max_length=20_000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What the next on-call must watch or finish.")
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)

@@ -1,11 +1,13 @@
-"""Post-incident reviews (handbook §3.5, §7.1).
+"""Post-incident reviews (handbook §3.5, §7.1) and weekly on-call handoffs (§2.2, §2.3).
 
 One PIR per resolved incident, due 5 business days after resolution. Writes go
 through reports/services.py, which audits every change (PIRChange) and refuses
-stale edits through `version`.
+stale edits through `version`. Handoffs (one per schedule and shift) are written
+through reports/handoffs/services.py.
 """
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -224,3 +226,116 @@ class PIRChange(models.Model):
 
     def __str__(self):
         return f"{self.pir} {self.at:%Y-%m-%d %H:%M}: {self.what[:60]}"
+
+
+# --- Weekly on-call handoffs (handbook §2.2, §2.3) ------------------------------------
+
+class ShiftPhase(models.IntegerChoices):
+    START = 1, "Start of shift"
+    DURING = 2, "During shift"
+    END = 3, "End of shift"
+
+
+class ShiftChecklistTemplate(models.Model):
+    """One item of the on-call checklist (§2.3). Managers edit these in the admin;
+    each new shift copies the active ones, so editing never rewrites a past shift."""
+
+    phase = models.PositiveSmallIntegerField(choices=ShiftPhase.choices)
+    text = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True, help_text="Inactive items are not copied "
+                                                         "into new shifts.")
+
+    class Meta:
+        ordering = ["phase", "position", "id"]
+        verbose_name = "shift checklist item"
+
+    def __str__(self):
+        return f"{self.get_phase_display()}: {self.text}"
+
+
+class HandoffState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    HANDED_OFF = "handed_off", "Handed off, awaiting acknowledgement"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+
+
+class Handoff(models.Model):
+    """One shift of one schedule and its handoff: [shift_start, shift_end) between two of
+    the rotation's own handoff instants. The outgoing on-call writes the summary and
+    the unresolved issues and hands off; the incoming on-call acknowledges.
+
+    `activity` freezes what the shift gathered (incidents, pages, action items,
+    checklist) at the moment of handing off, so the on-call log shows what was
+    handed over, not what is true today. Drafts show it live.
+    """
+
+    schedule = models.ForeignKey("oncall.Schedule", null=True, on_delete=models.SET_NULL,
+                                 related_name="handoffs")
+    schedule_name = models.CharField(max_length=100)
+    schedule_timezone = models.CharField(max_length=64)
+    shift_start = models.DateTimeField()
+    shift_end = models.DateTimeField(db_index=True)
+    outgoing = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="handoffs_out")
+    incoming = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="handoffs_in")
+    state = models.CharField(max_length=20, choices=HandoffState.choices,
+                             default=HandoffState.DRAFT, db_index=True)
+    summary = models.TextField(blank=True, help_text="The shift summary for the on-call log.")
+    unresolved = models.TextField("unresolved issues", blank=True,
+                                  help_text="What the next on-call must know or finish.")
+    activity = models.JSONField(default=dict, blank=True, editable=False,
+                                encoder=DjangoJSONEncoder)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    handed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                      on_delete=models.SET_NULL, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                        on_delete=models.SET_NULL, related_name="+")
+    prepare_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ack_reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-shift_end", "schedule_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "shift_end"],
+                                    name="one_handoff_per_shift"),
+            models.CheckConstraint(condition=models.Q(shift_start__lt=models.F("shift_end")),
+                                   name="handoff_shift_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.schedule_name} handoff {self.shift_end:%Y-%m-%d %H:%M} UTC"
+
+    def get_absolute_url(self):
+        return reverse("reports:handoff", args=[self.pk])
+
+    @property
+    def is_draft(self):
+        return self.state == HandoffState.DRAFT
+
+    @property
+    def awaits_acknowledgement(self):
+        return self.state == HandoffState.HANDED_OFF
+
+
+class ShiftCheck(models.Model):
+    """One checklist item of one shift, copied from the template; ticked with who and when."""
+
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="checks")
+    phase = models.PositiveSmallIntegerField(choices=ShiftPhase.choices)
+    text = models.CharField(max_length=200)
+    position = models.PositiveSmallIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["phase", "position", "id"]
+
+    def __str__(self):
+        return f"{'[x]' if self.done_at else '[ ]'} {self.text}"

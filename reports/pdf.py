@@ -32,6 +32,7 @@ from .incident_report import hhmm
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "reports/pdf/pir.html"
+HANDOFF_TEMPLATE = "reports/pdf/handoff.html"
 STATIC_DIR = Path(settings.BASE_DIR) / "static"
 PRINT_CSS = STATIC_DIR / "css" / "print.css"
 FONTS_DIR = STATIC_DIR / "fonts"
@@ -166,4 +167,12 @@ def render_pir_pdf(pir):
     """The review as PDF bytes; every time in it is UTC and says so."""
     with timezone.override("UTC"):
         html = render_to_string(TEMPLATE, pir_context(pir))
+    return html_to_pdf(html)
+
+
+def render_handoff_pdf(handoff, activity):
+    """A handoff (shift summary, unresolved issues, the shift's activity) as PDF bytes."""
+    with timezone.override("UTC"):
+        html = render_to_string(HANDOFF_TEMPLATE, {"handoff": handoff, "activity": activity,
+                                                   "generated_at": timezone.now()})
     return html_to_pdf(html)

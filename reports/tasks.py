@@ -3,9 +3,17 @@
 from celery import shared_task
 
 from . import reminders
+from .handoffs import reminders as handoff_reminders
 
 
 @shared_task(acks_late=True)
 def send_reminders():
     """Beat, hourly: the day's action-item and review reminders (each at most once a day)."""
     return f"sent {reminders.send_reminders()} reminder e-mails"
+
+
+@shared_task(acks_late=True)
+def handoff_tick():
+    """Beat, every minute: handoff drafts before shifts end, and their reminders."""
+    drafts, unacknowledged = handoff_reminders.run()
+    return f"prepare reminders {drafts}, acknowledgement reminders {unacknowledged}"

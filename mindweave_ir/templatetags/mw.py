@@ -25,3 +25,16 @@ def person(user):
 @register.simple_tag
 def current_timezone_name():
     return timezone.get_current_timezone_name()
+
+
+@register.filter
+def duration_s(seconds):
+    """Seconds as `45 s`, `4 min 10 s` or `2 h 05 min`."""
+    if seconds is None or seconds == "":
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

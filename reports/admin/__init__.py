@@ -10,4 +10,4 @@ is admin actions and buttons calling the services, never an editable `state`. An
 approved review is read-only; only reopening, and action items' status, move it on.
 """
 
-from . import actions, reviews  # noqa: F401 - registering the admins
+from . import actions, handoffs, reviews  # noqa: F401 - registering the admins

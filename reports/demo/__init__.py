@@ -22,6 +22,7 @@ from reports.demo.bulk import IncidentGenerator
 from reports.demo.data import PASSWORD, SERVICES, USERS
 from reports.demo.oncall import ensure_oncall
 from reports.demo.scenarios import ScenarioPlayer
+from reports.demo.shift import seed_shift_pages
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ def seed(*, incidents, seed, out):
     if missing - made > 0:
         generator = IncidentGenerator(rng=rng, now=now, users=users, services=services, out=out)
         generator.generate(missing - made)
+    seed_shift_pages(users, now)
     return Seeded(total=Incident.objects.count(), added=max(missing, 0), users=users)
 
 

@@ -3,7 +3,8 @@
 Three weekly schedules handing off Monday 09:00 America/New_York and the
 "Production Incidents" policy (5/10/15/30 minutes, level 4 the VP of engineering).
 Rotations start at this week's handoff so `ic` is primary and `responder`
-secondary on call now, as DESIGN.md's demo users promise. Every demo user gets an
+secondary on call now, as DESIGN.md's demo users promise; `responder` follows `ic`
+on Primary, so `ic`'s handoff goes to `responder`. Every demo user gets an
 e-mail contact method (the demo prints e-mail to the worker's console).
 """
 
@@ -22,7 +23,7 @@ NEW_YORK = "America/New_York"
 SCHEDULES = [
     # name, description, members, escalation timeout (minutes)
     ("Primary On-Call", "First responders for all production incidents",
-     ["ic", "amara", "bjorn"], 5),
+     ["ic", "responder", "amara", "bjorn"], 5),
     ("Secondary On-Call", "Backup responders and escalation path",
      ["responder", "chen", "diego"], 15),
     ("Engineering Manager On-Call", "Management escalation for SEV-1 incidents",

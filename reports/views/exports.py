@@ -15,7 +15,7 @@ from ..models import PostIncidentReview
 from ..pdf import render_pir_pdf
 
 
-def _attachment(content, content_type, filename):
+def attachment(content, content_type, filename):
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -29,7 +29,7 @@ def pir_pdf(request, ref):
             "incident", "incident__commander", "approved_by"),
         incident__ref=ref.upper(),
     )
-    return _attachment(render_pir_pdf(pir), "application/pdf", f"{pir.incident.ref}-pir.pdf")
+    return attachment(render_pir_pdf(pir), "application/pdf", f"{pir.incident.ref}-pir.pdf")
 
 
 @require_GET
@@ -39,5 +39,5 @@ def incident_report(request, ref):
         Incident.objects.select_related("commander").prefetch_related("services"),
         ref=ref.upper(),
     )
-    return _attachment(incident_report_markdown(incident), "text/markdown; charset=utf-8",
+    return attachment(incident_report_markdown(incident), "text/markdown; charset=utf-8",
                        f"{incident.ref}-report.md")

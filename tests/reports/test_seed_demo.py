@@ -4,6 +4,7 @@ import re
 from io import StringIO
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db.models import Count
@@ -20,10 +21,11 @@ from incidents.models import (
 )
 from mindweave_ir.markup import render_markdown
 from oncall import paging
-from oncall.models import EscalationPolicy, Page, Schedule
+from oncall.models import EscalationPolicy, Page, PageStatus, Schedule
 from oncall.roles import Role
 from reports.demo.bulk import ENTRIES_PER_INCIDENT
 from reports.demo.scenarios import SCENARIOS
+from reports.handoffs import services as handoffs
 from reports.models import PostIncidentReview
 
 pytestmark = pytest.mark.django_db
@@ -185,9 +187,11 @@ def test_handbook_on_call_setup_puts_ic_then_responder_on_call_now():
     assert Schedule.objects.count() == 3 and EscalationPolicy.objects.count() == 1
 
 
-def test_seeded_history_pages_nobody_but_a_new_sev1_pages_ic():
+def test_seeded_history_pages_nobody_now_but_a_new_sev1_pages_ic():
     seed(incidents=12)
-    assert not Page.objects.exists()
+    # History: the pages ic got during this shift, all acknowledged; nothing is paging.
+    assert not Page.objects.filter(status=PageStatus.TRIGGERED).exists()
+    assert set(Page.objects.values_list("acknowledged_by__username", flat=True)) <= {"ic"}
 
     incident = services.declare_incident(title="Checkout down", severity=Severity.SEV1,
                                          by=get_user_model().objects.get(username="ic"))
@@ -210,3 +214,18 @@ def test_seeded_reviews_are_dated_as_the_history_they_belong_to():
         minutes = (incident.resolved_at - incident.started_at).total_seconds() // 60
         assert pir.sla_downtime_minutes == minutes
         assert f"due {pir.due_at:%Y-%m-%d}" in pir.changes.get().what
+
+
+def test_demo_ic_hands_primary_to_responder_with_the_shifts_incidents_and_pages():
+    with time_machine.travel("2026-11-27 15:00Z", tick=False):  # a Friday: mid-shift
+        seed(incidents=12)
+        handoff = handoffs.current_handoff(Schedule.objects.get(name="Primary On-Call"))
+        activity = handoffs.live_activity(handoff)
+
+    assert (handoff.outgoing.username, handoff.incoming.username) == ("ic", "responder")
+    ongoing = [sc.title for sc in SCENARIOS if sc.minutes_ago]
+    assert {row["title"] for row in activity["opened"]["rows"]} == set(ongoing)
+    paged = [sc for sc in SCENARIOS if sc.minutes_ago and sc.severity <= 3]
+    assert len(activity["pages"]) == len(paged) > 0
+    assert all(p["acknowledged_by"] == "Iris Calder" for p in activity["pages"])
+    assert activity["pages_within_target"] == len(paged) - 1  # one acknowledged late (9 min)
