@@ -63,7 +63,8 @@ def seed_shift_pages(users, now):
             PageEvent(page=page, at=created, kind=PageEventKind.TRIGGERED,
                       text="Triggered (demo history)."),
             PageEvent(page=page, at=created + timedelta(seconds=2),
-                      kind=PageEventKind.DELIVERED, text=f"E-mail delivered to {ic.get_full_name()}."),
+                      kind=PageEventKind.DELIVERED,
+                      text=f"E-mail delivered to {ic.get_full_name()}."),
             PageEvent(page=page, at=acked, kind=PageEventKind.ACKNOWLEDGED,
                       text=f"Acknowledged by {ic.get_full_name()}."),
         ])

@@ -3,7 +3,7 @@
 1. Drafts: for each schedule whose shift ends within HANDOFF_PREPARE_LEAD_MINUTES,
    the shift's handoff record is made (once: one per schedule and shift end) and its
    outgoing on-call reminded, once, to prepare it. A shift that ended while the beat
-   was down still gets its draft.
+   was down (up to CATCH_UP, a day, after the lead) still gets its draft.
 2. Acknowledgement: a handoff handed off but not acknowledged
    HANDOFF_ACK_REMINDER_MINUTES after the incoming shift began (or after the hand-off,
    if that came later) reminds the outgoing on-call and the schedule's escalation
@@ -30,6 +30,7 @@ from ..models import Handoff, HandoffState
 from . import services, shifts
 
 _TICK = timedelta(microseconds=1)
+CATCH_UP = timedelta(hours=24)  # a beat outage up to this long still drafts the shift
 
 
 def prepare_lead():
@@ -45,14 +46,17 @@ def _name(user):
 
 
 def _due_spans(schedule, now):
-    """The shift ending within the lead, and the one that just ended (beat was down)."""
+    """The shift ending within the lead, and the one before it if it ended less than
+    CATCH_UP ago: made on time unless the beat was down then, and made now if it was.
+    (Not older ones: a shift long over, or one from before the schedule was set up,
+    is not worth a reminder.)"""
     current = shifts.shift_at(schedule, now)
     spans = []
     if current and current.end - now <= prepare_lead():
         spans.append(current)
     if current:
         previous = shifts.shift_at(schedule, current.start - _TICK)
-        if previous and now - previous.end <= prepare_lead():
+        if previous and now - previous.end <= prepare_lead() + CATCH_UP:
             spans.append(previous)
     return spans
 
@@ -72,7 +76,8 @@ def prepare_drafts(now):
                 notices.notify(
                     handoff.outgoing, key=f"handoff:{handoff.pk}:prepare",
                     subject=f"Prepare your on-call handoff: {handoff.schedule_name}",
-                    text=(f"Your {handoff.schedule_name} shift ends "
+                    text=(f"Your {handoff.schedule_name} shift "
+                          f"{'ends' if handoff.shift_end > now else 'ended'} "
                           f"{handoff.shift_end:%Y-%m-%d %H:%M} UTC. The shift's incidents, "
                           "pages and action items are gathered for you: write the summary "
                           "and the unresolved issues, then hand off to "
@@ -112,7 +117,7 @@ def remind_unacknowledged(now):
                                    shift_end__lte=now - grace, handed_off_at__lte=now - grace)
     reminded = 0
     for handoff in stale.select_related("schedule", "outgoing", "incoming", "handed_off_by"):
-        people = [handoff.handed_off_by or handoff.outgoing]
+        people = [handoff.outgoing, handoff.handed_off_by]
         if handoff.schedule:
             people += escalation_contacts(handoff.schedule, now)
         with transaction.atomic():

@@ -24,6 +24,10 @@ class HandoffError(Exception):
     """A request the handoff workflow refuses; nothing was changed."""
 
 
+class HandoffForbidden(HandoffError):
+    """The person may not do this to this handoff."""
+
+
 class StaleHandoff(HandoffError):
     def __init__(self, message, current):
         super().__init__(message)
@@ -43,7 +47,7 @@ def _check_can_edit(user, handoff):
         raise HandoffError(f"This handoff was handed off {_when(handoff.handed_off_at)}; "
                            "it can no longer be changed.")
     if not can_edit(user, handoff):
-        raise HandoffError(f"Only the outgoing on-call ({_name(handoff.outgoing)}) or a "
+        raise HandoffForbidden(f"Only the outgoing on-call ({_name(handoff.outgoing)}) or a "
                            "Manager can change this handoff.")
 
 
@@ -133,12 +137,12 @@ def hand_off(handoff, *, summary, unresolved, expected_version, by, now=None):
     incoming on-call. Refused without a summary, before the shift starts, or when
     nobody is on call next."""
     now = now or timezone.now()
-    if not summary.strip():
-        raise HandoffError("Write a shift summary before handing off: it is the on-call "
-                           "log's record of the shift.")
     with transaction.atomic():
         current = Handoff.objects.select_for_update().get(pk=handoff.pk)
         _check_can_edit(by, current)
+        if not summary.strip():
+            raise HandoffError("Write a shift summary before handing off: it is the on-call "
+                               "log's record of the shift.")
         if current.version != expected_version:
             raise StaleHandoff("This handoff was saved by someone else since you opened it. "
                                "Your text is kept below: compare, then hand off again.",
@@ -178,7 +182,7 @@ def acknowledge(handoff, *, by, now=None):
     now = now or timezone.now()
     handoff = Handoff.objects.select_related("incoming", "acknowledged_by").get(pk=handoff.pk)
     if by.pk != handoff.incoming_id:
-        raise HandoffError(f"This handoff is for {_name(handoff.incoming)}; only they can "
+        raise HandoffForbidden(f"This handoff is for {_name(handoff.incoming)}; only they can "
                            "acknowledge it.")
     if handoff.state == HandoffState.ACKNOWLEDGED:
         raise HandoffError(f"Already acknowledged by {_name(handoff.acknowledged_by)} "

@@ -25,7 +25,9 @@ class ShiftSpan:
     incoming_id: int | None
 
 
-def _rotation(schedule):
+def _rotation(schedule, loaded):
+    if loaded:
+        return calendar.rotation_of(schedule)
     members = schedule.member_ids()
     if not members:
         return None
@@ -35,18 +37,36 @@ def _rotation(schedule):
         return None
 
 
-def shift_at(schedule, at):
-    """The shift of `schedule` containing `at`, or None (no members, before its start)."""
-    rot = _rotation(schedule)
+def _on_call(schedule, rot, at, loaded):
+    if not loaded:
+        return schedule.on_call_at(at)
+    return rotation.on_call_at(rot, calendar.override_spans(schedule, at, at + _TICK), at)
+
+
+def shift_at(schedule, at, *, loaded=False):
+    """The shift of `schedule` containing `at`, or None (no members, before its start).
+
+    `loaded`: the schedule comes from calendar.load_timeline with a window holding
+    the shift's end, so no further queries are made (pages listing every schedule).
+    """
+    rot = _rotation(schedule, loaded)
     if rot is None:
         return None
     turn = rotation.turn_at(replace(rot, coverage=None), at)
     if turn is None:
         return None
     following = rotation.turn_at(replace(rot, coverage=None), turn.end)
-    outgoing = schedule.on_call_at(turn.end - _TICK) or turn.member
-    incoming = schedule.on_call_at(turn.end) or following.member
+    outgoing = _on_call(schedule, rot, turn.end - _TICK, loaded) or turn.member
+    incoming = _on_call(schedule, rot, turn.end, loaded) or following.member
     return ShiftSpan(schedule, turn.start, turn.end, outgoing, incoming)
+
+
+def current_shifts(schedules, now, horizon=timedelta(days=60)):
+    """(schedule, ShiftSpan or None) for each schedule of the queryset, in a fixed number
+    of queries: members and the overrides of [now, now + horizon) loaded at once (a
+    shift ending beyond the horizon would miss overrides at its end)."""
+    loaded = calendar.load_timeline(schedules, now, now + horizon)
+    return [(s, shift_at(s, now, loaded=True)) for s in loaded]
 
 
 def next_shift(schedule, span):

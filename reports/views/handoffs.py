@@ -23,7 +23,7 @@ from oncall.models import ContactMethod, Schedule
 from ..filters import HandoffFilter
 from ..forms import HandoffForm
 from ..handoffs import services, shifts
-from ..models import Handoff, HandoffState, ShiftPhase
+from ..models import Handoff, HandoffState, ShiftCheck, ShiftPhase
 from ..pdf import render_handoff_pdf
 from ..tables import HandoffTable
 from .exports import attachment
@@ -46,15 +46,14 @@ def _handoff(pk):
 
 def _current_rows(now, user):
     rows = []
-    schedules = list(Schedule.objects.order_by("name"))
-    spans = {s.pk: shifts.shift_at(s, now) for s in schedules}
+    current = shifts.current_shifts(Schedule.objects.order_by("name"), now)
+    spans = {schedule.pk: span for schedule, span in current}
     ends = [span.end for span in spans.values() if span]
     existing = {(h.schedule_id, h.shift_end): h
-                for h in Handoff.objects.filter(schedule__in=schedules, shift_end__in=ends)}
+                for h in Handoff.objects.filter(schedule_id__in=spans, shift_end__in=ends)}
     people = _users({span.outgoing_id for span in spans.values() if span}
                     | {span.incoming_id for span in spans.values() if span})
-    for schedule in schedules:
-        span = spans[schedule.pk]
+    for schedule, span in current:
         rows.append({
             "schedule": schedule, "span": span,
             "outgoing": people.get(span.outgoing_id) if span else None,
@@ -155,11 +154,12 @@ def handoff_detail(request, pk):
 def handoff_check(request, pk, check_pk):
     """Tick or untick one checklist item (HTMX: the checklist fragment)."""
     handoff = _handoff(pk)
+    get_object_or_404(ShiftCheck, pk=check_pk, handoff=handoff)
     try:
         services.set_check(handoff, check_pk, done=request.POST.get("done") == "on",
                            by=request.user)
     except services.HandoffError as exc:
-        return _respond(request, handoff, "handoff-checklist", status=403,
+        return _respond(request, handoff, "handoff-checklist", status=_status(exc),
                         checklist_error=str(exc))
     return _respond(request, handoff, "handoff-checklist")
 
@@ -187,7 +187,7 @@ def handoff_save(request, pk):
         return _respond(request, exc.current, "handoff-form", status=409, form=form,
                         form_error=str(exc), saved=exc.current)
     except services.HandoffError as exc:
-        return _respond(request, _handoff(pk), "handoff-form", status=400, form=form,
+        return _respond(request, _handoff(pk), "handoff-form", status=_status(exc), form=form,
                         form_error=str(exc))
     if handing_off:
         messages.success(request, f"Handed off to {_name(handoff.incoming)}; they have been "
@@ -196,6 +196,10 @@ def handoff_save(request, pk):
             return HttpResponseClientRedirect(handoff.get_absolute_url())
         return redirect(handoff)
     return _respond(request, handoff, "handoff-form", saved_at=timezone.now())
+
+
+def _status(exc):
+    return 403 if isinstance(exc, services.HandoffForbidden) else 400
 
 
 def _name(user):
@@ -208,9 +212,11 @@ def handoff_acknowledge(request, pk):
     try:
         handoff = services.acknowledge(handoff, by=request.user)
     except services.HandoffError as exc:
-        return _respond(request, _handoff(pk), "handoff-state", status=400, ack_error=str(exc))
-    messages.success(request, f"You acknowledged the {handoff.schedule_name} handoff. "
-                              "Have a quiet shift.")
+        return _respond(request, _handoff(pk), "handoff-state", status=_status(exc),
+                        ack_error=str(exc))
+    if not _is_fragment(request):  # the fragment says so itself
+        messages.success(request, f"You acknowledged the {handoff.schedule_name} handoff. "
+                                  "Have a quiet shift.")
     return _respond(request, _handoff(pk), "handoff-state", acknowledged=True)
 
 
