@@ -363,7 +363,27 @@ class DeliveryStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled (acknowledged first)"
 
 
-class Notification(models.Model):
+class Delivery(models.Model):
+    """One message to one person on one contact method, sent at most once
+    (oncall/delivery.py claims, sends and records it). Rows are written before sending.
+    Subclasses add `user` and `contact_method` (each with its own related name)."""
+
+    kind = models.CharField(max_length=20, choices=ContactKind.choices)
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.QUEUED, db_index=True)
+    due_at = models.DateTimeField(db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    queued_at = models.DateTimeField(default=timezone.now)
+    sending_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["queued_at", "id"]
+
+
+class Notification(Delivery):
     """One attempt to reach one person on one method for one step of a page.
 
     The unique constraint is the promise: a (page, cycle, level, person, method)
@@ -377,18 +397,8 @@ class Notification(models.Model):
                              related_name="notifications")
     contact_method = models.ForeignKey(ContactMethod, null=True, on_delete=models.SET_NULL,
                                        related_name="notifications")
-    kind = models.CharField(max_length=20, choices=ContactKind.choices)
-    status = models.CharField(max_length=20, choices=DeliveryStatus.choices,
-                              default=DeliveryStatus.QUEUED, db_index=True)
-    due_at = models.DateTimeField(db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    queued_at = models.DateTimeField(default=timezone.now)
-    sending_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["queued_at", "id"]
+    class Meta(Delivery.Meta):
         constraints = [
             models.UniqueConstraint(fields=["page", "cycle", "level", "user", "contact_method"],
                                     name="notify_once_per_step")
@@ -427,32 +437,22 @@ class PageEvent(models.Model):
         return f"{self.page_id} {self.kind} {self.at:%H:%M:%S}"
 
 
-class Notice(models.Model):
+class Notice(Delivery):
     """A message to one person on one contact method that is not a page: no escalation,
     no acknowledgement (handoff notes, reminders). Sent at most once per `key` and
     method, with the same claim-before-send and retry rules as page notifications."""
 
     key = models.CharField(max_length=200, help_text="The sender's idempotency key, e.g. "
                                                      "handoff:42:handed-off.")
+    subject = models.CharField(max_length=300)
+    text = models.TextField()
+    link = models.CharField(max_length=500, blank=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="notices")
     contact_method = models.ForeignKey(ContactMethod, null=True, on_delete=models.SET_NULL,
                                        related_name="notices")
-    kind = models.CharField(max_length=20, choices=ContactKind.choices)
-    subject = models.CharField(max_length=300)
-    text = models.TextField()
-    link = models.CharField(max_length=500, blank=True)
-    status = models.CharField(max_length=20, choices=DeliveryStatus.choices,
-                              default=DeliveryStatus.QUEUED, db_index=True)
-    due_at = models.DateTimeField(default=timezone.now, db_index=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    queued_at = models.DateTimeField(default=timezone.now)
-    sending_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    error = models.TextField(blank=True)
 
-    class Meta:
-        ordering = ["queued_at", "id"]
+    class Meta(Delivery.Meta):
         constraints = [models.UniqueConstraint(fields=["key", "contact_method"],
                                                name="notice_once_per_method")]
         indexes = [models.Index(fields=["key"])]

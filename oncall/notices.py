@@ -34,7 +34,7 @@ def notify(user, *, key, subject, text, link=""):
             notice, made = Notice.objects.get_or_create(
                 key=key, contact_method=method,
                 defaults={"user": user, "kind": method.kind, "subject": subject[:300],
-                          "text": text, "link": link[:500]})
+                          "text": text, "link": link[:500], "due_at": timezone.now()})
             notices.append(notice)
             if made:
                 transaction.on_commit(lambda pk=notice.pk: _wake(pk))

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('text', models.TextField()),
                 ('link', models.CharField(blank=True, max_length=500)),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed'), ('cancelled', 'Cancelled (acknowledged first)')], db_index=True, default='queued', max_length=20)),
-                ('due_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('due_at', models.DateTimeField(db_index=True)),
                 ('attempts', models.PositiveSmallIntegerField(default=0)),
                 ('queued_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('sending_at', models.DateTimeField(blank=True, null=True)),
