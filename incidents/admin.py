@@ -76,9 +76,10 @@ class TimelineEntryInline(ReadOnlyTabularInline):
         return _short(obj.body)
 
 
-# Wording and the affected services are all the admin may change on an incident:
-# the rest is state that services.py owns and writes a timeline entry for.
-INCIDENT_EDITABLE_FIELDS = ("title", "description", "customer_impact", "services")
+# Wording, the affected services and whether it was a drill (a test or game day, left
+# out of the metrics) are all the admin may change on an incident: the rest is state
+# that services.py owns and writes a timeline entry for.
+INCIDENT_EDITABLE_FIELDS = ("title", "description", "customer_impact", "services", "exercise")
 
 
 @admin.register(Incident)
@@ -88,7 +89,8 @@ class IncidentAdmin(ManagerAdminMixin, admin.ModelAdmin):
         "declared_at", "resolved_at",
     ]
     list_display_links = ["ref", "title"]
-    list_filter = ["status", "severity", "services", "detection_source", "declared_at"]
+    list_filter = ["status", "severity", "services", "detection_source", "exercise",
+                   "declared_at"]
     list_select_related = ["commander"]
     search_fields = ["ref", "title", "description", "customer_impact", "channel_name"]
     date_hierarchy = "declared_at"

@@ -5,7 +5,15 @@ from django.db.models import Q
 from oncall.roles import Role
 
 from . import classification
-from .models import MANUAL_KINDS, DetectionSource, Service, Severity, Status, TimelineKind
+from .models import (
+    MANUAL_KINDS,
+    DetectionSource,
+    Exercise,
+    Service,
+    Severity,
+    Status,
+    TimelineKind,
+)
 
 
 class LocalDateTimeInput(forms.DateTimeInput):
@@ -72,6 +80,11 @@ class DeclareForm(forms.Form):
     )
     detected_at = forms.DateTimeField(
         required=False, widget=LocalDateTimeInput, help_text="Leave empty for now."
+    )
+    exercise = forms.ChoiceField(
+        choices=Exercise.choices, required=False, initial=Exercise.REAL,
+        label="Real or drill",
+        help_text="A test or game day is run like any incident but left out of the metrics.",
     )
 
     def __init__(self, *args, classified_severity=None, **kwargs):

@@ -70,6 +70,14 @@ TRANSITIONS = {
 }
 
 
+class Exercise(models.TextChoices):
+    """A drill is recorded like an incident but kept out of the §7 metrics."""
+
+    REAL = "", "Real incident"
+    TEST = "test", "Test"
+    GAME_DAY = "game_day", "Game day"
+
+
 class DetectionSource(models.TextChoices):
     """Handbook §3.1."""
 
@@ -151,6 +159,10 @@ class Incident(models.Model):
     )
     severity_override_reason = models.TextField(blank=True)
     resolution = models.TextField(blank=True)
+    exercise = models.CharField(
+        max_length=10, choices=Exercise.choices, default=Exercise.REAL, blank=True,
+        help_text="A test or game day: handled like any incident, left out of the metrics.",
+    )
 
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

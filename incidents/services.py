@@ -24,6 +24,7 @@ from .models import (
     ChecklistItem,
     ChecklistPhase,
     DetectionSource,
+    Exercise,
     Incident,
     IncidentSequence,
     Severity,
@@ -107,7 +108,7 @@ def _free_channel_name(channel):
 def declare_incident(
     *, title, severity, by, description="", classification=None, classified_severity=None,
     override_reason="", services=(), customer_impact="", detection_source=DetectionSource.OTHER,
-    started_at=None, detected_at=None, commander=None, page_oncall=True,
+    started_at=None, detected_at=None, commander=None, page_oncall=True, exercise=Exercise.REAL,
 ):
     """Open an incident (§6.1 declareIncident).
 
@@ -115,7 +116,8 @@ def declare_incident(
     2. Number it INC-YYYY-NNNN, name its channel.
     3. Copy the §3.2/§3.4 checklists onto it and write the "declared" timeline entry.
     4. Page on-call per severity (`page_oncall=False` only for back-filled history).
-    The declarer commands it unless someone else is named.
+    The declarer commands it unless someone else is named. A test or game day
+    (`exercise`) runs the same way; only the metrics leave it out.
     """
     _require(permissions.can_declare(by), "Only Responders, Incident Commanders and Managers "
                                           "may declare incidents.")
@@ -137,29 +139,35 @@ def declare_incident(
         raise IncidentError("Start and detection times cannot be in the future.")
     if detected_at < started_at:
         raise IncidentError("The incident cannot be detected before it started.")
-    ref = _next_ref(now.year)
-    channel = _free_channel_name(channel_name_for(title, now))
-    incident = Incident.objects.create(
-        ref=ref, title=title, description=description, severity=severity,
+    incident = _create_incident(
+        now, services, title=title, description=description, severity=severity,
         classification=dict(classification or {}), classified_severity=classified_severity,
         severity_override_reason=override_reason, customer_impact=customer_impact,
-        detection_source=detection_source, channel_name=channel,
-        declared_by=by, declared_at=now, started_at=started_at, detected_at=detected_at,
-        commander=commander or by,
-    )
-    incident.services.set(services)
-    ChecklistItem.objects.bulk_create(
-        ChecklistItem(incident=incident, phase=phase, position=position, text=text)
-        for phase, position, text in checklists.all_items()
+        detection_source=detection_source, declared_by=by, started_at=started_at,
+        detected_at=detected_at, commander=commander or by,
+        exercise=Exercise(exercise or Exercise.REAL),
     )
     body = f"Incident declared as **{severity.label}** by {_name(by)}; " \
-           f"commander {_name(incident.commander)}; channel `{channel}`."
+           f"commander {_name(incident.commander)}; channel `{incident.channel_name}`."
     if override_reason:
         body += f"\n\nSeverity set over the decision tree's " \
                 f"{Severity(classified_severity).label}: {override_reason}"
     _log(incident, TimelineKind.DECLARED, body, by=by)
     if page_oncall:
         _page_on_call(incident, by=by)
+    return incident
+
+
+def _create_incident(now, services, **fields):
+    """Steps 2-3 of declaring: number it, name its channel, copy the checklists."""
+    incident = Incident.objects.create(
+        ref=_next_ref(now.year), declared_at=now,
+        channel_name=_free_channel_name(channel_name_for(fields["title"], now)), **fields)
+    incident.services.set(services)
+    ChecklistItem.objects.bulk_create(
+        ChecklistItem(incident=incident, phase=phase, position=position, text=text)
+        for phase, position, text in checklists.all_items()
+    )
     return incident
 
 

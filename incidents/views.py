@@ -237,6 +237,7 @@ def declare(request):
                     customer_impact=data["customer_impact"],
                     detection_source=data["detection_source"],
                     started_at=data["started_at"], detected_at=data["detected_at"],
+                    exercise=data["exercise"],
                 )
             except services.IncidentError as exc:
                 form.add_error(None, str(exc))

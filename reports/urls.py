@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .views import exports, handoffs, pir
+from .views.metrics import metrics_page
 
 app_name = "reports"
 urlpatterns = [
@@ -23,4 +24,5 @@ urlpatterns = [
     path("handoffs/<int:pk>/acknowledge/", handoffs.handoff_acknowledge,
          name="handoff-ack"),
     path("incidents/<str:ref>/report.md", exports.incident_report, name="incident-report"),
+    path("metrics/", metrics_page, name="metrics"),
 ]

@@ -23,6 +23,7 @@ from incidents.models import (
     TimelineKind,
 )
 from mindweave_ir.markup import render_markdown
+from reports.demo.aftermath import Aftermath
 from reports.demo.data import (
     ESCALATION_REASONS,
     IMPACTS,
@@ -148,8 +149,11 @@ class IncidentGenerator:
         1. Plan every incident (people, times, status) and sort the plans by declaration.
         2. Per batch: reserve numbers from IncidentSequence under a row lock, insert the
            incidents, their services and responders, checklists and 50 timeline entries.
+        3. For the batch's resolved incidents, their reviews and pages (aftermath.py).
         """
         self.bodies = Bodies()
+        self.aftermath = Aftermath(rng=self.rng, now=self.now, users=self.users,
+                                   insert_rows=_insert_rows)
         self.channels = set(Incident.objects.values_list("channel_name", flat=True))
         self.max_number = {}
         plans = sorted((self._plan() for _ in range(count)),
@@ -163,6 +167,11 @@ class IncidentGenerator:
             before, done = done, min(start + BATCH, count)
             if done // 1000 > before // 1000 or done == count:
                 self.out(f"  {done}/{count} incidents")
+        if connection.vendor == "postgresql":
+            # Fresh planner statistics: without them PostgreSQL plans for the empty
+            # tables it last saw, until autovacuum gets round to them.
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE")
 
     def _pick_people(self, severity):
         rng, u = self.rng, self.users
@@ -312,6 +321,7 @@ class IncidentGenerator:
         _insert_rows(Incident.responders.through, ["incident_id", "user_id"], responder_links)
         _insert_rows(ChecklistItem, CHECKLIST_COLUMNS, items)
         _insert_rows(TimelineEntry, TIMELINE_COLUMNS, entries)
+        self.aftermath.add(list(zip(plans, incidents, strict=True)))
 
     def _incident(self, plan, ref):
         t = plan.times

@@ -256,6 +256,15 @@ def test_declare_over_htmx_answers_with_hx_redirect(client, responder):
     assert response["HX-Redirect"] == f"/incidents/{incident.ref}/"
 
 
+def test_declaring_a_game_day_marks_the_incident_as_one(client, responder):
+    client.force_login(responder)
+    response = client.post("/incidents/declare/", details(exercise="game_day"))
+    incident = Incident.objects.get()
+    assert response.status_code == 302
+    assert incident.exercise == "game_day"
+    assert "Game day" in html(client.get(incident.get_absolute_url()))
+
+
 def test_declare_without_title_is_400_with_error_beside_field_and_values_kept(client, responder):
     client.force_login(responder)
     response = client.post("/incidents/declare/", details(title=""))

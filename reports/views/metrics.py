@@ -1,0 +1,48 @@
+"""The §7 metrics page: KPIs against targets, monthly trends, the incidents behind them.
+
+`?format=csv` gives the same KPI figures as the page (one list feeds both). Bad filter
+values get the page back with the form's errors and a 400, never a 500. An HTMX
+request for the table (sorting, paging) gets only the table, without computing the
+KPIs again.
+"""
+
+from dataclasses import asdict
+
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django_tables2 import RequestConfig
+
+from incidents.views import _csv_response  # the one CSV writer (defuses formulas)
+
+from .. import metrics
+from ..metrics_filters import BEHIND_CHOICES, MetricsFilter, with_defaults
+from ..metrics_tables import FigureTable, MetricsIncidentTable
+
+TEMPLATE = "reports/metrics.html"
+PER_PAGE = 25
+
+
+@require_GET
+def metrics_page(request):
+    filterset = MetricsFilter(with_defaults(request.GET, timezone.localdate()),
+                              queryset=metrics.real_incidents())
+    if not filterset.is_valid():
+        return render(request, TEMPLATE, {"filter": filterset}, status=400)
+    now = timezone.now()
+    if request.GET.get("format") == "csv":
+        report = metrics.compute(filterset.qs, period=filterset.period, now=now)
+        table = FigureTable([asdict(f) for f in report.figures()])
+        return _csv_response(table, f"metrics-{filterset.period.first_day:%Y%m%d}-"
+                                    f"{filterset.period.last_day:%Y%m%d}.csv")
+    table = MetricsIncidentTable(metrics.behind(filterset.qs, filterset.behind_kpi, now=now,
+                                                period=filterset.period))
+    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    context = {"filter": filterset, "table": table, "period": filterset.period,
+               "behind": dict(BEHIND_CHOICES).get(filterset.behind_kpi, ""),
+               "behind_choices": BEHIND_CHOICES}
+    if request.htmx and not request.htmx.boosted:
+        return render(request, f"{TEMPLATE}#metrics-table", context)
+    report = metrics.compute(filterset.qs, period=filterset.period, now=now)
+    return render(request, TEMPLATE, {**context, "report": report, "cards": report.cards(),
+                                      "kpis": metrics.KPIS, "exclusions": metrics.EXCLUSIONS})
