@@ -247,3 +247,6 @@ class ChecklistItemAdmin(ReadOnlyAdmin):
         for item in items:
             services.set_checklist_item(item, done=done, by=request.user)
         self.message_user(request, f"{'Ticked' if done else 'Unticked'} {len(items)} item(s).")
+
+
+from . import admin_alerts  # noqa: E402,F401  (integrations, alerts, payloads)

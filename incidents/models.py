@@ -342,3 +342,6 @@ class ChecklistItem(models.Model):
     def is_settled(self):
         """Ticked, or waived with a reason: what resolving needs of closure items."""
         return self.is_done or bool(self.waived_reason)
+
+
+from .alert_models import *  # noqa: E402,F401,F403

@@ -180,13 +180,14 @@ def _policy_for(incident):
     return EscalationPolicy.objects.filter(is_default=True).first()
 
 
-def _page_on_call(incident, *, by):
+def _page_on_call(incident, *, by, policy=None):
     """Page per §1.1: SEV-1/2 escalate (SEV-1 also the major-incident schedule), SEV-3
-    notifies the first level without escalation, SEV-4 pages nobody."""
+    notifies the first level without escalation, SEV-4 pages nobody. `policy`, when
+    given (an alert integration's), wins over the services' and the default one."""
     severity = Severity(incident.severity)
     if severity == Severity.SEV4:
         return None
-    policy = _policy_for(incident)
+    policy = policy or _policy_for(incident)
     if policy is None:
         _log(incident, TimelineKind.PAGE, "**Nobody was paged**: no escalation policy maps "
              "to these services and there is no default policy.", by=None)
@@ -198,6 +199,34 @@ def _page_on_call(incident, *, by):
         source=f"incident:{incident.pk}", escalate=severity <= Severity.SEV2,
         extra_schedule=policy.major_incident_schedule if severity == Severity.SEV1 else None,
     )
+
+
+@transaction.atomic
+def open_incident_for_alert(*, title, severity, description, detection_source, services=(),
+                            started_at=None, policy=None):
+    """Open an incident for an inbound alert: declare_incident's steps 2-4 with no
+    declarer (so no permission check and no commander yet), paging through `policy`
+    (the integration's) when given. Returns (incident, page or None)."""
+    now = timezone.now()
+    started_at = min(started_at or now, now)
+    title = (title or "").strip() or "Alert"
+    limit = Incident._meta.get_field("title").max_length
+    if len(title) > limit:
+        title = title[: limit - 1] + "…"
+    severity = Severity(severity)
+    incident = _create_incident(
+        now, services, title=title, description=description, severity=severity,
+        detection_source=detection_source, declared_by=None, started_at=started_at,
+        detected_at=now)
+    _log(incident, TimelineKind.DECLARED, f"Incident opened as **{severity.label}** by an "
+         f"alert; no commander yet; channel `{incident.channel_name}`.\n\n{description}",
+         by=None)
+    return incident, _page_on_call(incident, by=None, policy=policy)
+
+
+def note_alert(incident, *, body):
+    """A system note on the incident's timeline about one of its alerts."""
+    return _log(incident, TimelineKind.NOTE, body, by=None)
 
 
 def on_page_event(kind, page, text, *, by=None):

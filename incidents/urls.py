@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import alert_views, views
 
 app_name = "incidents"
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("incidents/", views.incident_list, name="list"),
     path("incidents/declare/", views.declare, name="declare"),
+    path("incidents/alerts/", alert_views.alert_list, name="alerts"),
     path("incidents/<str:ref>/", views.incident_detail, name="detail"),
     path("incidents/<str:ref>/status/", views.incident_transition, name="transition"),
     path("incidents/<str:ref>/resolve/", views.incident_resolve, name="resolve"),

@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from incidents import api_views
+
 from . import views
 
 urlpatterns = [
@@ -16,6 +18,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("oncall/", include("oncall.urls")),
     path("reports/", include("reports.urls")),
+    path("api/v1/integrations/<str:token>/alertmanager", api_views.alertmanager_webhook,
+         name="alertmanager-webhook"),
+    path("api/v1/events/v2/enqueue", api_views.events_enqueue, name="events-enqueue"),
     path("", include("incidents.urls")),
 ]
 
