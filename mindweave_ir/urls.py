@@ -5,6 +5,7 @@ from django.urls import include, path
 from incidents import api_views
 
 from . import views
+from .api import urls as api_urls
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("api/v1/integrations/<str:token>/alertmanager", api_views.alertmanager_webhook,
          name="alertmanager-webhook"),
     path("api/v1/events/v2/enqueue", api_views.events_enqueue, name="events-enqueue"),
+    path("api/v1/", api_urls()),
     path("", include("incidents.urls")),
 ]
 

@@ -15,6 +15,7 @@ from django.forms.models import BaseInlineFormSet
 from . import services
 from .forms.people import clean_target
 from .models import (
+    ApiToken,
     ContactMethod,
     EscalationLevel,
     EscalationPolicy,
@@ -196,3 +197,25 @@ class PageEventAdmin(ReadOnlyAdmin):
     search_fields = ["page__title", "text"]
     list_select_related = ["page"]
     date_hierarchy = "at"
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    """Managers see every API token (never its secret: only the hash is stored) and
+    revoke them; tokens are made by their owners on /oncall/me/."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "user__username", "prefix"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.revoke_api_token(token, by=request.user)
+        self.message_user(request, "Revoked.")
+

@@ -5,6 +5,7 @@ and dedup key, and a `source` string its sender understands.
 """
 
 import functools
+import hashlib
 import secrets
 import zoneinfo
 from datetime import datetime, timedelta
@@ -32,6 +33,12 @@ def validate_timezone(value):
 
 def new_token():
     return secrets.token_urlsafe(32)
+
+
+def hash_token(token):
+    """The stored form of a secret token: its SHA-256, looked up by equality, so no
+    comparison of the secret itself can leak its prefix through timing."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Profile(models.Model):
@@ -459,3 +466,29 @@ class Notice(Delivery):
 
     def __str__(self):
         return f"{self.get_kind_display()} to {self.user}: {self.subject}"
+
+
+class ApiToken(models.Model):
+    """A person's token for the JSON API (Authorization: Bearer ...). Only its hash is
+    stored; the API acts as the person, with exactly their permissions."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. \"deploy bot\".")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…) of {self.user}"
+
+    @property
+    def is_active(self):
+        return self.revoked_at is None
+

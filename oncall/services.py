@@ -4,7 +4,7 @@ Each function runs in a transaction and checks who may do it; views call these.
 """
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -14,6 +14,7 @@ from mindweave_ir.templatetags.mw import person, when
 
 from . import channels, paging
 from .models import (
+    ApiToken,
     ContactMethod,
     Coverage,
     Override,
@@ -21,6 +22,7 @@ from .models import (
     RotationKind,
     Schedule,
     ScheduleMember,
+    hash_token,
     new_token,
 )
 from .roles import Role, has_role
@@ -262,3 +264,42 @@ def delete_override(override, *, by):
     logger.info("override %s on schedule %s deleted by %s", override.pk,
                 override.schedule_id, by)
     override.delete()
+
+
+# --- API tokens --------------------------------------------------------------------------
+
+API_TOKEN_PREFIX = "mwir_"
+
+
+def create_api_token(user, *, name):
+    """A new API token for `user`; returns (row, secret). The secret is shown once."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise ValidationError("Give the token a name of 1 to 100 characters (what uses it).")
+    secret = API_TOKEN_PREFIX + new_token()
+    row = ApiToken.objects.create(user=user, name=name, token_hash=hash_token(secret),
+                                  prefix=secret[:len(API_TOKEN_PREFIX) + 6])
+    logger.info("API token %s made for %s", row.prefix, user)
+    return row, secret
+
+
+def revoke_api_token(token, *, by):
+    """Stop a token working at once (its owner, or a Manager)."""
+    if token.user_id != by.pk and not has_role(by, Role.MANAGER):
+        raise PermissionDenied("Only the token's owner or a Manager can revoke it.")
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now())
+
+
+def user_for_api_token(secret):
+    """The active user a presented token belongs to, or None; notes when it was used."""
+    if not secret or not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
+        return None
+    row = (ApiToken.objects.select_related("user")
+           .filter(token_hash=hash_token(secret), revoked_at__isnull=True).first())
+    if row is None or not row.user.is_active:
+        return None
+    now = timezone.now()
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+    return row.user

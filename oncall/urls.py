@@ -12,6 +12,8 @@ urlpatterns = [
          name="contact-delete"),
     path("me/contact-methods/<int:pk>/test/", people.contact_method_test, name="contact-test"),
     path("me/calendar-token/", people.regenerate_calendar_token, name="calendar-token"),
+    path("me/api-tokens/", people.api_token_add, name="api-token-add"),
+    path("me/api-tokens/<int:pk>/revoke/", people.api_token_revoke, name="api-token-revoke"),
     # schedules
     path("me/shifts/", schedules.my_shifts, name="my-shifts"),
     path("me/calendar.ics", schedules.my_calendar_feed, name="my-calendar-feed"),

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from .. import services
 from ..forms.people import ContactMethodForm, ProfileForm
-from ..models import ContactMethod, Schedule
+from ..models import ApiToken, ContactMethod, Schedule
 
 PROFILE = "oncall/people/profile.html"
 
@@ -54,6 +54,7 @@ def _context(request, **overrides):
         "any_working": any(m.is_working for m in methods),
         "add_form": ContactMethodForm(prefix="new"),
         "calendar_feeds": _calendar_feeds(profile),
+        "api_tokens": list(ApiToken.objects.filter(user=request.user)),
     }
     context.update(overrides)
     return context
@@ -171,3 +172,23 @@ def regenerate_calendar_token(request):
                     message="New calendar URLs made: the old ones no longer work.",
                     feeds_notice="New calendar URLs made: the old ones no longer work. "
                                  "Update your calendar subscriptions.")
+
+
+@require_POST
+def api_token_add(request):
+    """A new API token; its secret is in this one response and never again."""
+    try:
+        _, secret = services.create_api_token(request.user, name=request.POST.get("name", ""))
+    except ValidationError as exc:
+        return _respond(request, "api-tokens", status=400, token_error=" ".join(exc.messages))
+    # Rendered, not redirected, even without HTMX: a redirect would lose the secret.
+    template = f"{PROFILE}#api-tokens" if _is_fragment(request) else PROFILE
+    return render(request, template, _context(request, new_token_secret=secret))
+
+
+@require_POST
+def api_token_revoke(request, pk):
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    services.revoke_api_token(token, by=request.user)
+    return _respond(request, "api-tokens", message=f"Token {token.name} revoked.")
+
