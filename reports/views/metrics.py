@@ -6,21 +6,50 @@ request for the table (sorting, paging) gets only the table, without computing t
 KPIs again.
 """
 
+import hashlib
 from dataclasses import asdict
 
+from django.core.cache import cache
+from django.db.models import Count, Max
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
+from incidents.models import Incident
 from incidents.views import _csv_response  # the one CSV writer (defuses formulas)
+from oncall.models import Notification
 
 from .. import metrics
 from ..metrics_filters import BEHIND_CHOICES, MetricsFilter, with_defaults
 from ..metrics_tables import FigureTable, MetricsIncidentTable
+from ..models import PostIncidentReview
 
 TEMPLATE = "reports/metrics.html"
 PER_PAGE = 25
+CACHE_SECONDS = 60
+
+
+def _data_version():
+    """Changes whenever anything the KPIs read changes (three cheap aggregates)."""
+    incidents = Incident.objects.aggregate(n=Count("id"), at=Max("updated_at"))
+    reviews = PostIncidentReview.objects.aggregate(n=Count("id"), at=Max("updated_at"))
+    notified = Notification.objects.aggregate(last=Max("id"))
+    return f"{incidents}{reviews}{notified}"
+
+
+def _report(filterset, now):
+    """metrics.compute for these filters, cached for a minute and only while no
+    incident, review or notification has changed (the key holds their version)."""
+    params = sorted((k, str(v)) for k, v in filterset.form.cleaned_data.items())
+    key = "metrics:" + hashlib.sha256(
+        f"{params}{filterset.period}{timezone.get_current_timezone_name()}"
+        f"{_data_version()}".encode()).hexdigest()
+    report = cache.get(key)
+    if report is None:
+        report = metrics.compute(filterset.qs, period=filterset.period, now=now)
+        cache.set(key, report, CACHE_SECONDS)
+    return report
 
 
 @require_GET
@@ -43,6 +72,6 @@ def metrics_page(request):
                "behind_choices": BEHIND_CHOICES}
     if request.htmx and not request.htmx.boosted:
         return render(request, f"{TEMPLATE}#metrics-table", context)
-    report = metrics.compute(filterset.qs, period=filterset.period, now=now)
+    report = _report(filterset, now)
     return render(request, TEMPLATE, {**context, "report": report, "cards": report.cards(),
                                       "kpis": metrics.KPIS, "exclusions": metrics.EXCLUSIONS})

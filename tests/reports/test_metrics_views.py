@@ -18,7 +18,14 @@ from oncall.models import Profile
 from oncall.roles import Role
 from tests.conftest import make_user
 from tests.pages import assert_fragment, html
-from tests.reports.metrics_history import EXPECTED, NOW, build, bulk_history
+from tests.reports.metrics_history import (
+    EXPECTED,
+    NOW,
+    at,
+    build,
+    bulk_history,
+    incident_row,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +33,9 @@ URL = "/reports/metrics/"
 PERIOD = {"start": "2026-01-01", "end": "2026-03-20"}  # the history's period
 HX = {"HTTP_HX_REQUEST": "true"}
 # As measured (SQLite): session, user, roles, profile; the filter's services; the
-# table's count and page; the grouped aggregate, three percentile windows, on-call load.
-PAGE_MAX_QUERIES = 11
+# table's count and page; the grouped aggregate, three percentile windows, on-call load;
+# the three aggregates that version the cached report.
+PAGE_MAX_QUERIES = 14
 FIGURE = re.compile(r'data-figure="([^"]+)">([^<]*)<')
 
 
@@ -201,6 +209,22 @@ def test_page_queries_do_not_grow_with_incidents(
 
     assert response.status_code == 200
     assert figures_on(response)["mttr.all.count"] == str(count)
+
+
+def test_the_report_is_cached_until_the_data_changes(
+        client, viewer, django_assert_max_num_queries):
+    bulk_history(10)
+    client.force_login(viewer)
+    first = client.get(URL, PERIOD)
+
+    with django_assert_max_num_queries(PAGE_MAX_QUERIES - 5):  # no KPI queries: cached
+        again = client.get(URL, PERIOD)
+    Incident.objects.bulk_create([incident_row("INC-2026-0999", 2, at(2026, 1, 5, 0, 0),
+                                               ack=3, ident=10, resolved=40)])
+    changed = client.get(URL, PERIOD)
+
+    assert figures_on(again) == figures_on(first)
+    assert figures_on(changed)["mttr.all.count"] == "11"
 
 
 def test_the_page_needs_a_login(client):
