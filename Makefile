@@ -51,6 +51,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.paging_latency
 	$(BIN)/python -m tests.bench.pdf_render
+	$(BIN)/python -m tests.bench.ingest_rate
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
