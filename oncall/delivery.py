@@ -46,7 +46,10 @@ def record_sent(model, pk):
 
 
 def record_failure(row, exc):
-    """Re-queue with backoff or fail for good; returns (retrying, error text)."""
+    """Re-queue with backoff or fail for good; returns (retry delay in s or None, error).
+
+    A permanent failure also disables the row's contact method, if it has one (rows
+    sent to a plain address, like customer e-mails, have none)."""
     error = str(exc)[:1000]
     model = type(row)
     if not exc.permanent and row.attempts < MAX_ATTEMPTS:
@@ -54,12 +57,13 @@ def record_failure(row, exc):
         model.objects.filter(pk=row.pk).update(
             status=DeliveryStatus.QUEUED, error=error,
             due_at=timezone.now() + timedelta(seconds=delay))
-        return True, f"retry in {delay}s: {error}"
+        return delay, error
     model.objects.filter(pk=row.pk).update(status=DeliveryStatus.FAILED, error=error)
-    if exc.permanent and row.contact_method_id:
-        ContactMethod.objects.filter(pk=row.contact_method_id).update(
+    method_id = getattr(row, "contact_method_id", None)
+    if exc.permanent and method_id:
+        ContactMethod.objects.filter(pk=method_id).update(
             disabled_at=timezone.now(), disabled_reason=error)
-    return False, error
+    return None, error
 
 
 def fail_if_stuck(model, pk):

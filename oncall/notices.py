@@ -66,8 +66,8 @@ def deliver(notice_id, *, now=None):
     try:
         summary = delivery.send(notice.contact_method, _message(notice))
     except channels.ChannelError as exc:
-        retrying, error = delivery.record_failure(notice, exc)
-        return error if retrying else f"failed: {error}"
+        delay, error = delivery.record_failure(notice, exc)
+        return f"retry in {delay}s: {error}" if delay else f"failed: {error}"
     delivery.record_sent(Notice, notice_id)
     return f"sent: {summary}"
 

@@ -373,9 +373,9 @@ def deliver(notification_id, *, now=None):
 
 @transaction.atomic
 def _delivery_failed(notification, exc):
-    retrying, error = delivery.record_failure(notification, exc)
-    if retrying:
-        return error
+    delay, error = delivery.record_failure(notification, exc)
+    if delay:
+        return f"retry in {delay}s: {error}"
     _event(notification.page, PageEventKind.FAILED,
            f"{notification.get_kind_display()} to {_name(notification.user)} failed after "
            f"{notification.attempts} attempt(s): {error}", flagged=True)
