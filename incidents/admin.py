@@ -249,4 +249,5 @@ class ChecklistItemAdmin(ReadOnlyAdmin):
         self.message_user(request, f"{'Ticked' if done else 'Unticked'} {len(items)} item(s).")
 
 
-from . import admin_alerts  # noqa: E402,F401  (integrations, alerts, payloads)
+# The other incident admins register themselves when imported.
+from . import admin_alerts, admin_comms  # noqa: E402,F401

@@ -345,3 +345,4 @@ class ChecklistItem(models.Model):
 
 
 from .alert_models import *  # noqa: E402,F401,F403
+from .comms_models import *  # noqa: E402,F401,F403

@@ -7,3 +7,6 @@ from . import services
 def note_sla_breaches():
     """Beat, every minute: write a timeline entry for each newly breached SLA target."""
     return f"noted {services.note_sla_breaches()} SLA breaches"
+
+
+from . import comms_tasks  # noqa: E402,F401  (communications: sends and cadence)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import alert_views, views
+from . import alert_views, comms_views, views
 
 app_name = "incidents"
 urlpatterns = [
@@ -9,6 +9,19 @@ urlpatterns = [
     path("incidents/declare/", views.declare, name="declare"),
     path("incidents/alerts/", alert_views.alert_list, name="alerts"),
     path("incidents/<str:ref>/", views.incident_detail, name="detail"),
+    path("incidents/<str:ref>/comms/", comms_views.comms_panel, name="comms"),
+    path("incidents/<str:ref>/comms/compose/", comms_views.comms_compose, name="comms-compose"),
+    path("incidents/<str:ref>/comms/send/", comms_views.comms_send, name="comms-send"),
+    path("incidents/<str:ref>/comms/slack/", comms_views.comms_slack, name="comms-slack"),
+    path("incidents/<str:ref>/comms/<int:pk>/resend/", comms_views.comms_resend,
+         name="comms-resend"),
+    path("incidents/<str:ref>/comms/resolve-options/", comms_views.resolve_options,
+         name="comms-resolve-options"),
+    path("incidents/<str:ref>/runbooks/", comms_views.runbooks_panel, name="runbooks"),
+    path("incidents/<str:ref>/runbooks/attach/", comms_views.runbook_attach,
+         name="runbook-attach"),
+    path("incidents/<str:ref>/runbooks/<int:pk>/steps/<int:position>/",
+         comms_views.runbook_tick, name="runbook-tick"),
     path("incidents/<str:ref>/status/", views.incident_transition, name="transition"),
     path("incidents/<str:ref>/resolve/", views.incident_resolve, name="resolve"),
     path("incidents/<str:ref>/severity/", views.incident_severity, name="severity"),

@@ -9,6 +9,7 @@ import csv
 import functools
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Prefetch, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +21,8 @@ from django_tables2 import RequestConfig
 from oncall.dashboard import on_call_panel
 from oncall.models import Notification, Page, PageStatus
 
-from . import classification, permissions, services
+from . import classification, comms, permissions, services
+from .comms_forms import ResolveCommsForm
 from .filters import IncidentFilter
 from .forms import (
     ClassificationForm,
@@ -293,9 +295,18 @@ def incident_transition(request, ref):
 
 @require_POST
 def incident_resolve(request, ref):
-    return _header_action(request, ref, ResolveForm, "resolve_form",
-                          lambda incident, data: services.resolve_incident(
-                              incident, resolution=data["resolution"], by=request.user))
+    """Resolve, and in the same transaction send the updates ticked on the form (§6.1)."""
+    updates = ResolveCommsForm(request.POST)
+
+    @transaction.atomic
+    def act(incident, data):
+        if not updates.is_valid():
+            raise services.IncidentError("Check the updates to send: " + updates.errors.as_text())
+        incident = services.resolve_incident(incident, resolution=data["resolution"],
+                                             by=request.user)
+        comms.send_resolution_updates(incident, items=updates.items(), by=request.user)
+
+    return _header_action(request, ref, ResolveForm, "resolve_form", act)
 
 
 @require_POST

@@ -197,6 +197,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.note_sla_breaches",
         "schedule": 60.0,
     },
+    "incidents-comms-tick": {"task": "incidents.comms_tasks.tick", "schedule": 60.0},
 }
 
 # --- Paging --------------------------------------------------------------

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from incidents import api_views
+from incidents import api_views, status_views
 
 from . import views
 from .api import urls as api_urls
@@ -23,6 +23,8 @@ urlpatterns = [
          name="alertmanager-webhook"),
     path("api/v1/events/v2/enqueue", api_views.events_enqueue, name="events-enqueue"),
     path("api/v1/", api_urls()),
+    path("status/", status_views.status_page, name="status"),
+    path("status/index.json", status_views.status_json, name="status-json"),
     path("", include("incidents.urls")),
 ]
 

@@ -19,6 +19,7 @@ from incidents.models import Incident, Service
 from oncall.models import Profile
 from oncall.roles import Role
 from reports.demo.bulk import IncidentGenerator
+from reports.demo.comms import ensure_comms
 from reports.demo.data import PASSWORD, SERVICES, USERS
 from reports.demo.oncall import ensure_oncall
 from reports.demo.scenarios import ScenarioPlayer
@@ -44,6 +45,7 @@ def seed(*, incidents, seed, out):
     now = timezone.now()
     users = _ensure_users()
     services = _ensure_services()
+    ensure_comms(services)
     ensure_oncall(users, now)
     missing = incidents - Incident.objects.count()
     made = 0
