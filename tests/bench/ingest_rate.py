@@ -19,6 +19,7 @@ lost, none doubled) is met; non-zero only when it cannot measure.
 
 import http.client
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -54,28 +55,33 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def body(run_id, sender, n):
+def _alert(run_id, sender, n):
     labels = {"alertname": "BenchStorm", "severity": "warning", "run": run_id,
               "instance": f"web-{sender}-{n}"}
+    return {"status": "firing", "labels": labels,
+            "annotations": {"summary": f"storm {sender}-{n}"},
+            "startsAt": "2026-11-27T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prometheus/graph",
+            "fingerprint": f"{run_id}-{sender:02d}-{n:04d}"}
+
+
+def body(run_id, sender, numbers):
+    """One webhook body carrying the alerts `numbers` of this sender (one alert group)."""
     return json.dumps({
         "version": "4", "groupKey": f'{{}}:{{alertname="BenchStorm",run="{run_id}"}}',
         "status": "firing", "receiver": "mindweave", "groupLabels": {"alertname": "BenchStorm"},
         "commonLabels": {"alertname": "BenchStorm"}, "commonAnnotations": {},
         "externalURL": "http://alertmanager:9093", "truncatedAlerts": 0,
-        "alerts": [{"status": "firing", "labels": labels,
-                    "annotations": {"summary": f"storm {sender}-{n}"},
-                    "startsAt": "2026-11-27T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-                    "generatorURL": "http://prometheus/graph",
-                    "fingerprint": f"{run_id}-{sender:02d}-{n:04d}"}],
+        "alerts": [_alert(run_id, sender, n) for n in numbers],
     }).encode()
 
 
-def sender(port, path, run_id, number, results):
+def sender(port, path, run_id, number, per_body, results):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    plan = [(number, n) for n in range(ALERTS_PER_SENDER)]
-    plan += [(number, n) for n in range(REPLAYS)]  # replays: must fold
-    for who, n in plan:
-        payload = body(run_id, who, n)
+    numbers = list(range(ALERTS_PER_SENDER)) + list(range(REPLAYS))  # replays: must fold
+    for first in range(0, len(numbers), per_body):
+        chunk = numbers[first:first + per_body]
+        payload = body(run_id, number, chunk)
         started = time.perf_counter()
         try:
             conn.request("POST", path, payload, {"Content-Type": "application/json"})
@@ -86,27 +92,59 @@ def sender(port, path, run_id, number, results):
             status = f"error: {exc}"
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        results.append((status, time.perf_counter() - started))
+        results.append((status, time.perf_counter() - started, len(chunk)))
     conn.close()
+
+
+ROUNDS = (1, 10)  # alerts per webhook body: one by one, then as Alertmanager groups them
+
+
+def measure_round(port, per_body):
+    """One round on a fresh integration: send, then count from the database."""
+    from incidents import ingest
+    from incidents.alert_models import Alert, IntegrationKind
+
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+    integration, token = ingest.create_integration(name=f"bench-ingest-{run_id}",
+                                                   kind=IntegrationKind.ALERTMANAGER)
+    path = f"/api/v1/integrations/{token}/alertmanager"
+    results = []
+    threads = [threading.Thread(target=sender, args=(port, path, run_id, i, per_body, results))
+               for i in range(SENDERS)]
+    log(f"{SENDERS} senders x {ALERTS_PER_SENDER} alerts (+{REPLAYS} replays each), "
+        f"{per_body} per body")
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    alerts = Alert.objects.filter(integration=integration)
+    stored = alerts.count()
+    ok = [(t, n) for status, t, n in results if status == 200]
+    latencies = [t for t, _ in ok]
+    return {
+        "per_body": per_body, "bodies": len(results), "ok": len(ok),
+        "failed": len(results) - len(ok), "wall": wall,
+        "rate": sum(n for _, n in ok) / wall if wall else 0.0,
+        "p50": percentile(latencies, 50) if ok else None,
+        "p95": percentile(latencies, 95) if ok else None,
+        "expected": SENDERS * ALERTS_PER_SENDER, "stored": stored,
+        "folded": sum(alerts.values_list("count", flat=True)) - stored,
+        "replays": SENDERS * REPLAYS,
+        "incidents": alerts.exclude(incident=None).values("incident").distinct().count(),
+    }
 
 
 def run(env):
     ensure_database(env["DATABASE_URL"])
-    check_redis(env["REDIS_URL"])
+    redis_version = check_redis(env["REDIS_URL"])
     log("migrating")
     migrate(env)
-    import os
-
     os.environ.update(env)
     import django
 
     django.setup()
-    from incidents import ingest
-    from incidents.alert_models import Alert, IntegrationKind
-
-    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    integration, token = ingest.create_integration(name=f"bench-ingest-{run_id}",
-                                                   kind=IntegrationKind.ALERTMANAGER)
     port = free_port()
     logfile = open(BENCH_DIR / "gunicorn.log", "w")  # noqa: SIM115 (closed below)
     server = subprocess.Popen(
@@ -116,36 +154,12 @@ def run(env):
     try:
         if not wait_until(lambda: _up(port), 30):
             raise SetupError(f"gunicorn did not answer /healthz; see {BENCH_DIR / 'gunicorn.log'}")
-        path = f"/api/v1/integrations/{token}/alertmanager"
-        results = []
-        threads = [threading.Thread(target=sender, args=(port, path, run_id, i, results))
-                   for i in range(SENDERS)]
-        log(f"{SENDERS} senders x {ALERTS_PER_SENDER} alerts (+{REPLAYS} replays each)")
-        started = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - started
+        rounds = [measure_round(port, per_body) for per_body in ROUNDS]
     finally:
         server.terminate()
         server.wait(timeout=20)
         logfile.close()
-
-    alerts = Alert.objects.filter(integration=integration)
-    stored = alerts.count()
-    folded = sum(alerts.values_list("count", flat=True)) - stored
-    incidents = alerts.exclude(incident=None).values("incident").distinct().count()
-    ok = [t for status, t in results if status == 200]
-    failed = len(results) - len(ok)
-    expected = SENDERS * ALERTS_PER_SENDER
-    rate = len(ok) / wall if wall else 0.0
-    report = render(machine_facts(check_redis(env["REDIS_URL"])), {
-        "sent": len(results), "ok": len(ok), "failed": failed, "wall": wall, "rate": rate,
-        "p50": percentile(ok, 50) if ok else None, "p95": percentile(ok, 95) if ok else None,
-        "expected": expected, "stored": stored, "folded": folded,
-        "replays": SENDERS * REPLAYS, "incidents": incidents,
-    })
+    report = render(machine_facts(redis_version), rounds)
     REPORT.write_text(report)
     print(report, flush=True)
     log(f"report written to {REPORT.relative_to(ROOT)}")
@@ -160,25 +174,37 @@ def _up(port):
         return False
 
 
-def render(facts, f):
-    met = (f["rate"] >= RATE_BAR and f["stored"] == f["expected"] and f["failed"] == 0
-           and f["folded"] == f["replays"])
-    ms = lambda s: "—" if s is None else f"{s * 1000:.1f} ms"  # noqa: E731
+def _met(f):
+    return (f["rate"] >= RATE_BAR and f["stored"] == f["expected"] and f["failed"] == 0
+            and f["folded"] == f["replays"])
+
+
+def render(facts, rounds):
+    def ms(seconds):
+        return "—" if seconds is None else f"{seconds * 1000:.1f} ms"
+
     lines = ["# Alert ingestion benchmark", "", "| fact | value |", "| --- | --- |",
              *(f"| {k} | {v} |" for k, v in facts), "",
-             f"{SENDERS} concurrent senders, one integration (Alertmanager webhook), "
-             f"gunicorn with {WORKERS} workers, keep-alive connections.", "",
-             "| figure | value | bar |", "| --- | --- | --- |",
-             f"| bodies answered 200 / sent | {f['ok']} / {f['sent']} | all |",
-             f"| wall time | {f['wall']:.2f} s | |",
-             f"| rate | **{f['rate']:.0f} alerts/s** | ≥ {RATE_BAR:.0f} |",
-             f"| latency p50 / p95 | {ms(f['p50'])} / {ms(f['p95'])} | |",
-             f"| alerts stored / distinct sent | {f['stored']} / {f['expected']} | equal "
-             "(none lost, none doubled) |",
-             f"| replays folded / sent | {f['folded']} / {f['replays']} | equal |",
-             f"| incidents opened | {f['incidents']} | 1 (one alert group) |", "",
-             f"Bar {'met' if met else '**not met**'}.", ""]
-    return "\n".join(lines)
+             f"{SENDERS} concurrent senders, one integration (Alertmanager webhook) per "
+             f"round, gunicorn with {WORKERS} workers, keep-alive connections; "
+             f"{ALERTS_PER_SENDER} distinct alerts per sender plus {REPLAYS} replays.", "",
+             "| figure | " + " | ".join(f"{f['per_body']} alert(s) per body" for f in rounds)
+             + " | bar |",
+             "| --- | " + " | ".join("---" for _ in rounds) + " | --- |"]
+
+    def row(label, cell, bar=""):
+        lines.append(f"| {label} | " + " | ".join(cell(f) for f in rounds) + f" | {bar} |")
+
+    row("bodies answered 200 / sent", lambda f: f"{f['ok']} / {f['bodies']}", "all")
+    row("wall time", lambda f: f"{f['wall']:.2f} s")
+    row("rate", lambda f: f"**{f['rate']:.0f} alerts/s**", f"≥ {RATE_BAR:.0f}")
+    row("latency per body p50 / p95", lambda f: f"{ms(f['p50'])} / {ms(f['p95'])}")
+    row("alerts stored / distinct sent", lambda f: f"{f['stored']} / {f['expected']}",
+        "equal (none lost, none doubled)")
+    row("replays folded / sent", lambda f: f"{f['folded']} / {f['replays']}", "equal")
+    row("incidents opened", lambda f: str(f["incidents"]), "1 (one alert group)")
+    row("bar", lambda f: "met" if _met(f) else "**not met**")
+    return "\n".join(lines) + "\n"
 
 
 def main():

@@ -1,6 +1,7 @@
 """A weekly handoff in a real browser: the outgoing on-call ticks the checklist and
 hands off; the incoming on-call acknowledges from the dashboard."""
 
+import importlib
 import re
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from playwright.sync_api import expect
 
 from oncall.models import Schedule, ScheduleMember
 from reports.handoffs import shifts
-from reports.models import Handoff, HandoffState
+from reports.models import Handoff, HandoffState, ShiftChecklistTemplate
 
 from .test_ic_flow import log_in
 
@@ -20,7 +21,20 @@ pytestmark = [
 ]
 
 
+def ensure_checklist_template():
+    """The §2.3 items the data migration seeds; an earlier flushing test may have
+    removed them (live-server tests do not get them restored)."""
+    if ShiftChecklistTemplate.objects.exists():
+        return
+    seeded = importlib.import_module("reports.migrations.0003_shift_checklist_items")
+    ShiftChecklistTemplate.objects.bulk_create(
+        ShiftChecklistTemplate(phase=phase, text=text, position=position)
+        for phase, texts in seeded.ITEMS.items()
+        for position, text in enumerate(texts, start=1))
+
+
 def test_outgoing_hands_off_and_incoming_acknowledges_from_dashboard(page, ic, responder):
+    ensure_checklist_template()
     schedule = Schedule.objects.create(name="Primary On-Call", timezone="America/New_York",
                                        starts_on=timezone.localdate() - timedelta(days=7),
                                        rotation_kind="daily")
