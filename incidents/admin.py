@@ -250,4 +250,4 @@ class ChecklistItemAdmin(ReadOnlyAdmin):
 
 
 # The other incident admins register themselves when imported.
-from . import admin_alerts, admin_comms  # noqa: E402,F401
+from . import admin_alerts, admin_automation, admin_comms  # noqa: E402,F401

@@ -6,7 +6,9 @@ models; every write goes through ingest.py.
 """
 
 import hashlib
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
@@ -19,10 +21,15 @@ __all__ = [
     "OPEN_ALERT_STATUSES",
     "Alert",
     "AlertStatus",
+    "Heartbeat",
+    "HeartbeatState",
     "InboundPayload",
     "Integration",
     "IntegrationKind",
+    "ManualReport",
     "PayloadOutcome",
+    "ReportState",
+    "Silence",
 ]
 
 # The source's severity word -> the incident severity it opens (§1.1).
@@ -158,6 +165,9 @@ class Alert(models.Model):
     opened_incident = models.BooleanField(default=False)
     paged = models.BooleanField(default=False)
     routing = models.TextField(blank=True, help_text="Why it went where it went.")
+    silence = models.ForeignKey("Silence", null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="suppressed_alerts",
+                                help_text="The silence that kept it from opening an incident.")
     count = models.PositiveIntegerField(default=1, help_text="Messages folded into it.")
     started_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -214,3 +224,173 @@ class InboundPayload(models.Model):
 
     def __str__(self):
         return f"{self.integration.name} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- silences (issue 6 item 5) -------------------------------------------------------
+
+class SilenceQuerySet(models.QuerySet):
+    def active(self, now=None):
+        now = now or timezone.now()
+        return self.filter(starts_at__lte=now, ends_at__gt=now)
+
+    def expired(self, now=None):
+        return self.filter(ends_at__lte=now or timezone.now())
+
+
+class Silence(models.Model):
+    """A maintenance window: firing alerts whose labels match it, while it is active,
+    are stored and deduplicated as usual but open no incident and page nobody.
+
+    Expiring re-fires nothing: alerts it suppressed stay as they were. The next
+    message about a still-firing one is routed as usual (ingest._trigger).
+    `matchers` is a list of {name, value, is_regex, is_equal}; see ingest/silences.py.
+    """
+
+    matchers = models.JSONField(help_text='A list of {"name", "value", "is_regex", '
+                                          '"is_equal"}, all of which must match.')
+    integration = models.ForeignKey(
+        Integration, null=True, blank=True, on_delete=models.CASCADE, related_name="silences",
+        help_text="Only this integration's alerts; empty: every integration's.",
+    )
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField()
+    comment = models.CharField(max_length=500)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = SilenceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["ends_at", "starts_at"])]
+
+    def __str__(self):
+        return f"Silence #{self.pk}: {self.comment[:60]}"
+
+    def clean(self):
+        # Imported here: the ingest package imports these models.
+        from .ingest import silences as matching
+
+        errors = {}
+        try:
+            self.matchers = matching.validate(self.matchers)
+        except matching.MatcherError as exc:
+            errors["matchers"] = exc.errors
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = "A silence must end after it starts."
+        if not (self.comment or "").strip():
+            errors["comment"] = "Say why (e.g. the maintenance it covers)."
+        if errors:
+            raise ValidationError(errors)
+
+    def is_active(self, now=None):
+        now = now or timezone.now()
+        return self.starts_at <= now < self.ends_at
+
+    def state(self, now=None):
+        now = now or timezone.now()
+        if self.ends_at <= now:
+            return "expired"
+        return "active" if self.starts_at <= now else "pending"
+
+    @property
+    def matchers_text(self):
+        from .ingest import silences as matching
+
+        return matching.describe(self.matchers)
+
+
+# --- heartbeats (issue 6 item 5) ------------------------------------------------------
+
+class HeartbeatState(models.TextChoices):
+    UP = "up", "Up"
+    DOWN = "down", "Down"
+
+
+class Heartbeat(models.Model):
+    """A job that must ping its URL every `interval_minutes` (+ `grace_minutes`).
+
+    A missed ping raises a firing alert (key `heartbeat:<id>`) through the
+    integration, the same path as an inbound alert; the next ping resolves it.
+    The ping token is stored hashed, like an integration's, and shown once.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT,
+                                    related_name="heartbeats",
+                                    help_text="The integration its alerts are raised through.")
+    interval_minutes = models.PositiveIntegerField(default=60)
+    grace_minutes = models.PositiveIntegerField(default=5)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_prefix = models.CharField(max_length=8, editable=False)
+    last_ping_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=HeartbeatState.choices,
+                             default=HeartbeatState.UP)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if not self.interval_minutes:
+            raise ValidationError({"interval_minutes": "At least one minute."})
+
+    @property
+    def alert_key(self):
+        return f"heartbeat:{self.pk}"
+
+    def due_at(self):
+        """When it is missed if no ping comes (counting from creation before the first)."""
+        since = self.last_ping_at or self.created_at
+        return since + timedelta(minutes=self.interval_minutes + self.grace_minutes)
+
+
+# --- manual reports (issue 6 item 6, handbook §3.1) ----------------------------------
+
+class ReportState(models.TextChoices):
+    OPEN = "open", "Open"
+    DECLARED = "declared", "Declared"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class ManualReport(models.Model):
+    """Someone (support, an engineer) says something is broken; an IC or Manager
+    triages it: declares an incident from it or dismisses it with a reason."""
+
+    reporter = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                 related_name="manual_reports")
+    what = models.CharField("What is broken", max_length=200)
+    who_affected = models.TextField("Who is affected")
+    since = models.DateTimeField("Since when")
+    service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    state = models.CharField(max_length=20, choices=ReportState.choices,
+                             default=ReportState.OPEN, db_index=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it was dismissed.")
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="manual_reports")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Report #{self.pk}: {self.what[:60]}"
+
+    @property
+    def is_open(self):
+        return self.state == ReportState.OPEN
+
+    def declare_initial(self):
+        """The declare wizard's starting values (title, impact, start, service)."""
+        return {"title": self.what, "customer_impact": self.who_affected,
+                "started_at": self.since,
+                "services": [self.service_id] if self.service_id else [],
+                "description": f"From manual report #{self.pk}."}

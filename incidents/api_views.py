@@ -15,7 +15,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import ingest
+from . import heartbeats, ingest
 from .alert_models import IntegrationKind
 
 log = logging.getLogger(__name__)
@@ -114,3 +114,22 @@ def events_enqueue(request):
         return _failed(payload, exc)
     return JsonResponse({"status": "success", "message": "Event processed",
                          "dedup_key": results[0]["key"]}, status=202)
+
+
+@login_not_required
+@csrf_exempt
+@never_cache
+def heartbeat_ping(request, token):
+    """A heartbeat's ping URL (GET or POST, no body needed): records the ping, and
+    resolves the heartbeat's alert if it had been missed. Unknown token: 404."""
+    if request.method not in ("GET", "POST", "HEAD"):
+        response = JsonResponse({"status": "error", "message": "Use GET or POST."}, status=405)
+        response["Allow"] = "GET, HEAD, POST"
+        return response
+    heartbeat = heartbeats.heartbeat_for_token(token)
+    if heartbeat is None:
+        return JsonResponse({"status": "not found", "message": "Unknown heartbeat token"},
+                            status=404)
+    heartbeat = heartbeats.ping(heartbeat)
+    return JsonResponse({"status": "success", "heartbeat": heartbeat.name,
+                         "last_ping_at": heartbeat.last_ping_at.isoformat()})

@@ -176,7 +176,7 @@ def send_update(incident, *, channel, subject, body, by, template=None, state=""
     CommsDelivery.objects.bulk_create(
         CommsDelivery(update=update, target=t, kind=CONTACT_KIND[channel], due_at=now,
                       queued_at=now) for t in targets)
-    _log(incident, TimelineKind.NOTE, _timeline_text(update, by), by=by)
+    _log(incident, TimelineKind.COMMS, _timeline_text(update, by), by=by)
     if not published:
         transaction.on_commit(lambda: wake(update.pk))
     return update
@@ -273,7 +273,7 @@ def resend_update(update, *, by):
         status=DeliveryStatus.QUEUED, due_at=timezone.now(), attempts=0, error="")
     update.status, update.error = CommsStatus.QUEUED, ""
     update.save(update_fields=["status", "error"])
-    _log(incident, TimelineKind.NOTE, f"**{update.get_channel_display()} update resent** to "
+    _log(incident, TimelineKind.COMMS, f"**{update.get_channel_display()} update resent** to "
          f"{again} recipient{'s' if again != 1 else ''} by {_name(by)}: {update.subject}", by=by)
     transaction.on_commit(lambda: wake(update.pk))
     return update
@@ -306,7 +306,7 @@ def set_slack_webhook(incident, *, url, by):
     row, _ = IncidentComms.objects.get_or_create(incident=incident)
     row.slack_webhook_url = url
     row.save(update_fields=["slack_webhook_url"])
-    _log(incident, TimelineKind.NOTE, f"Slack webhook {'set' if url else 'cleared'} by "
+    _log(incident, TimelineKind.COMMS, f"Slack webhook {'set' if url else 'cleared'} by "
          f"{_name(by)}" + (f" ({channels.redact_url(url)})." if url else "."), by=by)
     return row
 
@@ -362,6 +362,6 @@ def send_resolution_updates(incident, *, items, by):
     if row.channel_archived_at is None:
         row.channel_archived_at = timezone.now()
         row.save(update_fields=["channel_archived_at"])
-        _log(incident, TimelineKind.NOTE, f"Channel `{incident.channel_name}` marked archived.",
+        _log(incident, TimelineKind.COMMS, f"Channel `{incident.channel_name}` marked archived.",
              by=by)
     return row

@@ -68,7 +68,7 @@ def attach(incident, *, runbook_id, by):
         incident=incident, runbook=runbook, defaults={"attached_by": by})
     if not made:
         raise IncidentError(f"“{runbook.title}” is already attached.")
-    _log(incident, TimelineKind.NOTE, f"Runbook **{runbook.title}** attached by {_name(by)}.",
+    _log(incident, TimelineKind.COMMS, f"Runbook **{runbook.title}** attached by {_name(by)}.",
          by=by)
     return attachment
 

@@ -232,6 +232,9 @@ class TimelineKind(models.TextChoices):
     SLA = "sla", "SLA"
     PAGE = "page", "Paging"
     RESOLVED = "resolved", "Incident resolved"
+    ALERT = "alert", "Alert"
+    COMMS = "comms", "Communication"
+    AUTOMATION = "automation", "Automation"
 
 
 # Kinds a person may write by hand; the others are written by the system.
@@ -345,4 +348,5 @@ class ChecklistItem(models.Model):
 
 
 from .alert_models import *  # noqa: E402,F401,F403
+from .automation_models import *  # noqa: E402,F401,F403
 from .comms_models import *  # noqa: E402,F401,F403

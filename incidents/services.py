@@ -224,9 +224,10 @@ def open_incident_for_alert(*, title, severity, description, detection_source, s
     return incident, _page_on_call(incident, by=None, policy=policy)
 
 
-def note_alert(incident, *, body):
-    """A system note on the incident's timeline about one of its alerts."""
-    return _log(incident, TimelineKind.NOTE, body, by=None)
+def note_alert(incident, *, body, kind=TimelineKind.ALERT):
+    """A system entry on the incident's timeline about one of its alerts (or what an
+    automation rule did about one)."""
+    return _log(incident, kind, body, by=None)
 
 
 def on_page_event(kind, page, text, *, by=None):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import alert_views, comms_views, views
+from . import alert_views, automation_views, comms_views, report_views, silence_views, views
 
 app_name = "incidents"
 urlpatterns = [
@@ -8,20 +8,18 @@ urlpatterns = [
     path("incidents/", views.incident_list, name="list"),
     path("incidents/declare/", views.declare, name="declare"),
     path("incidents/alerts/", alert_views.alert_list, name="alerts"),
+    path("incidents/automations/", automation_views.automation_list, name="automations"),
+    path("incidents/automations/<int:pk>/dry-run/", automation_views.automation_dry_run,
+         name="automation-dry-run"),
+    path("incidents/silences/", silence_views.silence_list, name="silences"),
+    path("incidents/silences/<int:pk>/", silence_views.silence_detail, name="silence"),
+    path("incidents/silences/<int:pk>/expire/", silence_views.silence_expire,
+         name="silence-expire"),
+    path("incidents/report/", report_views.report_new, name="report"),
+    path("incidents/triage/", report_views.triage, name="triage"),
+    path("incidents/triage/<int:pk>/dismiss/", report_views.report_dismiss,
+         name="report-dismiss"),
     path("incidents/<str:ref>/", views.incident_detail, name="detail"),
-    path("incidents/<str:ref>/comms/", comms_views.comms_panel, name="comms"),
-    path("incidents/<str:ref>/comms/compose/", comms_views.comms_compose, name="comms-compose"),
-    path("incidents/<str:ref>/comms/send/", comms_views.comms_send, name="comms-send"),
-    path("incidents/<str:ref>/comms/slack/", comms_views.comms_slack, name="comms-slack"),
-    path("incidents/<str:ref>/comms/<int:pk>/resend/", comms_views.comms_resend,
-         name="comms-resend"),
-    path("incidents/<str:ref>/comms/resolve-options/", comms_views.resolve_options,
-         name="comms-resolve-options"),
-    path("incidents/<str:ref>/runbooks/", comms_views.runbooks_panel, name="runbooks"),
-    path("incidents/<str:ref>/runbooks/attach/", comms_views.runbook_attach,
-         name="runbook-attach"),
-    path("incidents/<str:ref>/runbooks/<int:pk>/steps/<int:position>/",
-         comms_views.runbook_tick, name="runbook-tick"),
     path("incidents/<str:ref>/status/", views.incident_transition, name="transition"),
     path("incidents/<str:ref>/resolve/", views.incident_resolve, name="resolve"),
     path("incidents/<str:ref>/severity/", views.incident_severity, name="severity"),
@@ -39,4 +37,17 @@ urlpatterns = [
          name="checklist-toggle"),
     path("incidents/<str:ref>/checklist/<int:pk>/waive/", views.checklist_waive,
          name="checklist-waive"),
+    path("incidents/<str:ref>/comms/", comms_views.comms_panel, name="comms"),
+    path("incidents/<str:ref>/comms/compose/", comms_views.comms_compose, name="comms-compose"),
+    path("incidents/<str:ref>/comms/send/", comms_views.comms_send, name="comms-send"),
+    path("incidents/<str:ref>/comms/slack/", comms_views.comms_slack, name="comms-slack"),
+    path("incidents/<str:ref>/comms/<int:pk>/resend/", comms_views.comms_resend,
+         name="comms-resend"),
+    path("incidents/<str:ref>/comms/resolve-options/", comms_views.resolve_options,
+         name="comms-resolve-options"),
+    path("incidents/<str:ref>/runbooks/", comms_views.runbooks_panel, name="runbooks"),
+    path("incidents/<str:ref>/runbooks/attach/", comms_views.runbook_attach,
+         name="runbook-attach"),
+    path("incidents/<str:ref>/runbooks/<int:pk>/steps/<int:position>/",
+         comms_views.runbook_tick, name="runbook-tick"),
 ]

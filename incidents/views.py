@@ -21,7 +21,7 @@ from django_tables2 import RequestConfig
 from oncall.dashboard import on_call_panel
 from oncall.models import Notification, Page, PageStatus
 
-from . import classification, comms, permissions, services
+from . import classification, comms, permissions, report_views, services
 from .comms_forms import ResolveCommsForm
 from .filters import IncidentFilter
 from .forms import (
@@ -36,6 +36,7 @@ from .forms import (
     WaiveForm,
     responder_users,
 )
+from .ingest import actions as triage
 from .models import (
     ChecklistItem,
     ChecklistPhase,
@@ -217,6 +218,9 @@ def declare(request):
     """
     if not permissions.can_declare(request.user):
         raise PermissionDenied("Viewers cannot declare incidents.")
+    report, refused = report_views.report_to_declare(request)  # ?from_report=<id>
+    if refused:
+        return refused
     answers_form = ClassificationForm(request.POST or None)
     answers = answers_form.answers() if request.method == "POST" else {}
     if "back" in request.POST and answers:
@@ -227,20 +231,24 @@ def declare(request):
     if outcome.severity is not None:
         submitted = request.method == "POST" and "declare" in request.POST
         form = DeclareForm(request.POST if submitted else None,
-                           classified_severity=outcome.severity)
+                           classified_severity=outcome.severity,
+                           initial=report.declare_initial() if report else None)
         if submitted and form.is_valid():
             data = form.cleaned_data
             try:
-                incident = services.declare_incident(
-                    title=data["title"], severity=data["severity"], by=request.user,
-                    description=data["description"], classification=answers,
-                    classified_severity=outcome.severity,
-                    override_reason=data["override_reason"], services=data["services"],
-                    customer_impact=data["customer_impact"],
-                    detection_source=data["detection_source"],
-                    started_at=data["started_at"], detected_at=data["detected_at"],
-                    exercise=data["exercise"],
-                )
+                with transaction.atomic():
+                    incident = services.declare_incident(
+                        title=data["title"], severity=data["severity"], by=request.user,
+                        description=data["description"], classification=answers,
+                        classified_severity=outcome.severity,
+                        override_reason=data["override_reason"], services=data["services"],
+                        customer_impact=data["customer_impact"],
+                        detection_source=data["detection_source"],
+                        started_at=data["started_at"], detected_at=data["detected_at"],
+                        exercise=data["exercise"],
+                    )
+                    if report is not None:  # a refusal here undoes the declare too
+                        triage.mark_declared(report, incident=incident, by=request.user)
             except services.IncidentError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -249,7 +257,7 @@ def declare(request):
                 return redirect(incident)
         if submitted:
             status = 400
-    context = {"outcome": outcome, "answers": answers, "form": form,
+    context = {"outcome": outcome, "answers": answers, "form": form, "report": report,
                "severity_label": Severity(outcome.severity).label if outcome.severity else None}
     template = "incidents/incident_declare.html"
     if _is_fragment(request):

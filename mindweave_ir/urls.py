@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/integrations/<str:token>/alertmanager", api_views.alertmanager_webhook,
          name="alertmanager-webhook"),
     path("api/v1/events/v2/enqueue", api_views.events_enqueue, name="events-enqueue"),
+    path("api/v1/heartbeats/<str:token>/ping", api_views.heartbeat_ping, name="heartbeat-ping"),
     path("api/v1/", api_urls()),
     path("status/", status_views.status_page, name="status"),
     path("status/index.json", status_views.status_json, name="status-json"),

@@ -10,6 +10,10 @@ DESIGN.md's reliability rules, in order:
 3. A firing alert joins the open incident of its group (Alertmanager's groupKey,
    the Events API's dedup_key) or opens one that pages on-call like a declared one.
 4. Resolving an alert notes it on the incident's timeline; the incident stays open.
+5. A firing alert that matches an active silence (ingest/silences.py) is stored and
+   deduplicated as in 1-2 but opens no incident and pages nobody; its routing names
+   the silence. Expiring a silence re-fires nothing retroactively: the next message
+   about an alert it suppressed (Alertmanager repeats firing alerts) is routed as in 3.
 """
 
 import hashlib
@@ -32,8 +36,10 @@ from ..models import (
     IntegrationKind,
     PayloadOutcome,
     Severity,
+    Silence,
     Status,
 )
+from . import silences
 from .parse import (
     Message,
     PayloadError,
@@ -53,6 +59,7 @@ __all__ = [
     "issue_token",
     "load_json",
     "mark_failed",
+    "raise_internal",
     "receive_alertmanager",
     "receive_event",
     "regenerate_token",
@@ -179,6 +186,12 @@ def receive_event(integration, payload, data):
     return _apply_all(integration, payload, messages)
 
 
+def raise_internal(integration, messages, body):
+    """Apply messages the product itself raises (heartbeats) through the same path as
+    an inbound body: `body` (a JSON text saying what happened) is kept like one."""
+    return _apply_all(integration, store_payload(integration, body), messages)
+
+
 def _apply_all(integration, payload, messages):
     """Apply every message in one transaction under the integration's row lock."""
     for attempt in range(RETRIES):
@@ -218,8 +231,21 @@ def _apply(integration, message):
             "action": message.action}
 
 
+def _silence_for(integration, labels, now):
+    """The active silence (oldest first, so the answer is stable) muting these labels."""
+    active = Silence.objects.active(now).order_by("starts_at", "id")
+    return silences.first_matching(active, labels, integration.pk)
+
+
+def _silenced_routing(why, silence):
+    return f"{why}: silenced by silence #{silence.pk} ({silence.comment}); " \
+           "no incident, no page."
+
+
 def _trigger(integration, message, now):
     alert = _open_alert(integration, message.key)
+    if alert is not None and alert.silence_id and alert.incident_id is None:
+        return _refire_silenced(integration, alert, message, now)
     if alert is not None:
         Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_received_at=now)
         return alert, f"folded into existing alert #{alert.pk}; no new page"
@@ -233,15 +259,44 @@ def _trigger(integration, message, now):
         started_at=min(message.started_at or now, now),
         created_at=now, last_received_at=now,
     )
-    incident = _group_incident(integration, group_hash)
     why = f"Integration {integration.name} ({integration.get_kind_display()}), key {message.key}"
+    silence = _silence_for(integration, message.labels, now)
+    if silence is not None:
+        alert.silence, alert.routing = silence, _silenced_routing(why, silence)
+        alert.save()
+        return alert, f"new alert #{alert.pk} silenced by silence #{silence.pk}"
+    return _route(integration, alert, message, why)
+
+
+def _refire_silenced(integration, alert, message, now):
+    """A repeat of an alert a silence kept quiet: fold it while a silence still covers
+    it, else route it now (the silence expired; nothing was re-fired when it did)."""
+    Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_received_at=now)
+    alert.count, alert.last_received_at = alert.count + 1, now  # _route saves the row
+    why = f"Integration {integration.name} ({integration.get_kind_display()}), key {alert.key}"
+    silence = _silence_for(integration, alert.labels, now)
+    if silence is not None:
+        if silence.pk != alert.silence_id:
+            Alert.objects.filter(pk=alert.pk).update(
+                silence=silence, routing=_silenced_routing(why, silence))
+        return alert, f"folded into existing alert #{alert.pk}; still silenced by " \
+                      f"silence #{silence.pk}"
+    alert, outcome = _route(integration, alert, message,
+                            f"{why} (silence #{alert.silence_id} no longer active)")
+    return alert, f"silence over; {outcome}"
+
+
+def _route(integration, alert, message, why):
+    """Send a new (or no longer silenced) alert to its group's open incident, or open
+    one that pages on-call; `why` starts its routing text."""
+    severity = alert.severity
+    incident = _group_incident(integration, alert.group_hash)
     if incident is not None:
         alert.incident = incident
         alert.routing = f"{why}: joined {incident.ref}, the open incident of its group; " \
                         "no page (the incident's own paging covers it)."
         alert.save()
-        services.note_alert(incident, body=f"Alert joined: **{message.summary}** "
-                                           f"({integration.name}, key `{message.key}`).")
+        _note_join(incident, integration, message)
         return alert, f"new alert #{alert.pk} joined {incident.ref}"
     incident, page = services.open_incident_for_alert(
         title=message.summary, severity=severity, description=_description(integration, message),
@@ -259,6 +314,21 @@ def _trigger(integration, message, now):
     alert.routing = f"{why}: opened {incident.ref} at {alert.get_severity_display()}; {paged}."
     alert.save()
     return alert, f"new alert #{alert.pk} opened {incident.ref}; {paged}"
+
+
+JOIN_NOTES = 20  # alerts joining an incident are noted one by one up to this many
+
+
+def _note_join(incident, integration, message):
+    """Note a joining alert on the timeline; past JOIN_NOTES, a storm is noted once (the
+    incident's Alerts section lists every one)."""
+    joined = Alert.objects.filter(incident=incident).count()
+    if joined <= JOIN_NOTES:
+        services.note_alert(incident, body=f"Alert joined: **{message.summary}** "
+                                           f"({integration.name}, key `{message.key}`).")
+    elif joined == JOIN_NOTES + 1:
+        services.note_alert(incident, body=f"More than {JOIN_NOTES} alerts have joined; "
+                                           "the rest are listed under Alerts only.")
 
 
 def _group_incident(integration, group_hash):

@@ -159,7 +159,7 @@ def test_resolve_resolves_the_alert_notes_it_and_leaves_the_incident_open(api, e
     assert alert.status == AlertStatus.RESOLVED and alert.resolved_at is not None
     notes = alert.incident.timeline.filter(body__startswith="Alert resolved")
     assert notes.count() == 1
-    assert notes.get().kind == TimelineKind.NOTE
+    assert notes.get().kind == TimelineKind.ALERT
     assert alert.incident.status == Status.DECLARED
 
 

@@ -1,0 +1,109 @@
+"""Silences (maintenance windows) at /incidents/silences/ (issue 6 item 5).
+
+Everyone logged in reads; Incident Commanders and Managers create and expire
+(checked in ingest/services.py, which these call). The matchers are typed one per
+line, as in amtool; a bad one is a form error and nothing is saved.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mindweave_ir.templatetags.mw import when
+
+from .alert_models import Alert, Integration, Silence
+from .forms import LocalDateTimeInput
+from .ingest import actions as ingest_actions
+from .ingest import silences as matching
+
+LIST = "incidents/silences/silence_list.html"
+EXPIRED_SHOWN = 50
+SUPPRESSED_SHOWN = 100
+
+
+class SilenceForm(forms.Form):
+    matchers = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": 'alertname="DiskFull"\n'
+                                                                'instance=~"db-[0-9]+"'}),
+        help_text="One per line: name=value, name!=value, name=~regex, name!~regex "
+                  "(a regex matches the whole value). An alert is silenced when all match.",
+    )
+    integration = forms.ModelChoiceField(queryset=Integration.objects.all(), required=False,
+                                         empty_label="Every integration")
+    starts_at = forms.DateTimeField(required=False, widget=LocalDateTimeInput,
+                                    help_text="Leave empty for now.")
+    ends_at = forms.DateTimeField(widget=LocalDateTimeInput, label="Expires at")
+    comment = forms.CharField(max_length=500, help_text="Why: the maintenance it covers.")
+
+    def clean_matchers(self):
+        try:
+            return matching.parse(self.cleaned_data["matchers"])
+        except matching.MatcherError as exc:
+            raise ValidationError(exc.errors) from None
+
+    def clean(self):
+        data = super().clean()
+        starts, ends = data.get("starts_at") or timezone.now(), data.get("ends_at")
+        if ends and ends <= starts:
+            self.add_error("ends_at", "A silence must end after it starts.")
+        return data
+
+
+def _list_context(request, form):
+    now = timezone.now()
+    counted = Silence.objects.select_related("integration", "created_by") \
+        .annotate(suppressed_count=Count("suppressed_alerts"))
+    return {
+        "current": counted.filter(ends_at__gt=now).order_by("starts_at", "id"),
+        "expired": counted.expired(now).order_by("-ends_at", "-id")[:EXPIRED_SHOWN],
+        "form": form, "can_manage": ingest_actions.can_manage(request.user), "now": now,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def silence_list(request):
+    """Active and pending silences, the latest expired ones, and the form to add one."""
+    form = SilenceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            silence = ingest_actions.create_silence(
+                matchers=data["matchers"], integration=data["integration"],
+                starts_at=data["starts_at"], ends_at=data["ends_at"],
+                comment=data["comment"], by=request.user)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Silence #{silence.pk} created: it mutes matching "
+                                      f"alerts until {when(silence.ends_at)}.")
+            return redirect("incidents:silences")
+    status = 400 if request.method == "POST" else 200
+    return render(request, LIST, _list_context(request, form), status=status)
+
+
+@require_GET
+def silence_detail(request, pk):
+    """One silence and the alerts it suppressed."""
+    silence = get_object_or_404(Silence.objects.select_related("integration", "created_by"),
+                                pk=pk)
+    alerts = Alert.objects.filter(silence=silence).select_related("incident") \
+        .order_by("-created_at", "-id")
+    return render(request, "incidents/silences/silence_detail.html", {
+        "silence": silence, "alerts": alerts[:SUPPRESSED_SHOWN], "total": alerts.count(),
+        "state": silence.state(), "can_manage": ingest_actions.can_manage(request.user),
+    })
+
+
+@require_POST
+def silence_expire(request, pk):
+    """End a silence now; what it suppressed is not re-fired."""
+    silence = get_object_or_404(Silence, pk=pk)
+    ingest_actions.expire_silence(silence, by=request.user)
+    messages.success(request, f"Silence #{silence.pk} expired. Alerts it suppressed were not "
+                              "re-fired; their next message is routed as usual.")
+    return redirect("incidents:silences")
