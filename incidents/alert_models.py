@@ -5,7 +5,6 @@ Imported at the bottom of models.py so Django sees these as the incidents app's
 models; every write goes through ingest.py.
 """
 
-import hashlib
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from oncall.models import hash_token  # noqa: F401 - re-exported for the ingest code
 
 from .models import Incident, Service, Severity
 
@@ -44,10 +45,6 @@ DEFAULT_SEVERITY_MAP = {
 def default_severity_map():
     return dict(DEFAULT_SEVERITY_MAP)
 
-
-def hash_token(token):
-    """The stored form of a token: its SHA-256, looked up by equality (no timing oracle)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class IntegrationKind(models.TextChoices):

@@ -12,29 +12,20 @@ The alert's severity is the integration's default severity (no source severity).
 """
 
 import json
-import secrets
 
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from . import ingest
-from .alert_models import Heartbeat, HeartbeatState, Integration, hash_token
+from oncall.models import hash_token, issue_token
 
-TOKEN_PREFIX_LENGTH = 8
+from . import ingest
+from .alert_models import Heartbeat, HeartbeatState, Integration
 
 
 class HeartbeatError(Exception):
     """A request about heartbeats the rules refuse (duplicate name, bad interval)."""
-
-
-def issue_token(heartbeat):
-    """Give `heartbeat` a fresh ping token (not saved); returns it, shown only once."""
-    token = secrets.token_urlsafe(32)
-    heartbeat.token_hash = hash_token(token)
-    heartbeat.token_prefix = token[:TOKEN_PREFIX_LENGTH]
-    return token
 
 
 def ping_url(token):

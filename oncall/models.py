@@ -41,6 +41,15 @@ def hash_token(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def issue_token(row, prefix_length=8):
+    """Give `row` (a model with `token_hash` and `token_prefix`) a fresh secret token,
+    not saved; returns the token, which is shown once and never stored."""
+    token = new_token()
+    row.token_hash = hash_token(token)
+    row.token_prefix = token[:prefix_length]
+    return token
+
+
 class Profile(models.Model):
     """What the product knows about a person beyond the auth user.
 

@@ -17,15 +17,15 @@ DESIGN.md's reliability rules, in order:
 """
 
 import hashlib
-import secrets
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from oncall.models import hash_token, issue_token
+
 from .. import services
-from ..alert_models import hash_token
 from ..models import (
     OPEN_ALERT_STATUSES,
     Alert,
@@ -68,7 +68,6 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 1024 * 1024
-TOKEN_PREFIX_LENGTH = 8
 RETRIES = 3
 DETECTION_SOURCES = {
     IntegrationKind.ALERTMANAGER: DetectionSource.MONITORING,
@@ -81,14 +80,6 @@ class IntegrationError(Exception):
 
 
 # --- integrations and tokens --------------------------------------------------------
-
-def issue_token(integration):
-    """Give `integration` a fresh token (not saved); returns the token, shown only once."""
-    token = secrets.token_urlsafe(32)
-    integration.token_hash = hash_token(token)
-    integration.token_prefix = token[:TOKEN_PREFIX_LENGTH]
-    return token
-
 
 @transaction.atomic
 def create_integration(*, name, kind, service=None, escalation_policy=None, severity_map=None):

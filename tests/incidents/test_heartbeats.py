@@ -25,7 +25,7 @@ from incidents.alert_models import (
 )
 from incidents.ingest import actions, silences
 from incidents.models import Incident, Severity
-from oncall.models import EscalationLevel, EscalationPolicy, Page
+from oncall.models import Page
 from tests.incidents.test_concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db
@@ -37,13 +37,6 @@ NOW = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def default_policy(ic):
-    policy = EscalationPolicy.objects.create(name="Production Incidents", is_default=True)
-    EscalationLevel.objects.create(policy=policy, position=1, timeout_minutes=5).users.set([ic])
-    return policy
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import time_machine
-from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,7 +22,7 @@ from incidents.alert_models import (
     hash_token,
 )
 from incidents.models import DetectionSource, Incident, Severity, Status
-from oncall.models import EscalationLevel, EscalationPolicy, Page
+from oncall.models import Page
 
 pytestmark = pytest.mark.django_db
 
@@ -41,23 +40,6 @@ def clock():
 
 def fixture(name):
     return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-def default_policy(ic):
-    policy = EscalationPolicy.objects.create(name="Production Incidents", is_default=True)
-    EscalationLevel.objects.create(policy=policy, position=1, timeout_minutes=5).users.set([ic])
-    return policy
-
-
-@pytest.fixture
-def prometheus():
-    return ingest.create_integration(name="Prometheus", kind=IntegrationKind.ALERTMANAGER)
-
-
-@pytest.fixture
-def api():
-    return Client(enforce_csrf_checks=True)
 
 
 def url(token):

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,22 +35,9 @@ def fixture(name, **overrides):
 
 
 @pytest.fixture
-def default_policy(ic):
-    policy = EscalationPolicy.objects.create(name="Production Incidents", is_default=True)
-    EscalationLevel.objects.create(policy=policy, position=1, timeout_minutes=5).users.set([ic])
-    return policy
-
-
-@pytest.fixture
 def events():
     """An Events API integration and its token."""
     return ingest.create_integration(name="Datadog", kind=IntegrationKind.EVENTS)
-
-
-@pytest.fixture
-def api():
-    # The endpoint needs neither login nor CSRF token.
-    return Client(enforce_csrf_checks=True)
 
 
 def send(api, body, **extra):

@@ -17,7 +17,7 @@ from incidents.alert_models import Alert, IntegrationKind, Silence
 from incidents.ingest import actions as ingest_actions
 from incidents.ingest import silences as matching
 from incidents.models import Incident
-from oncall.models import EscalationLevel, EscalationPolicy, Page
+from oncall.models import Page
 
 pytestmark = pytest.mark.django_db
 
@@ -30,18 +30,6 @@ CHECKOUT = "https://checkout.example.org"
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-@pytest.fixture
-def default_policy(ic):
-    policy = EscalationPolicy.objects.create(name="Production Incidents", is_default=True)
-    EscalationLevel.objects.create(policy=policy, position=1, timeout_minutes=5).users.set([ic])
-    return policy
-
-
-@pytest.fixture
-def prometheus():
-    return ingest.create_integration(name="Prometheus", kind=IntegrationKind.ALERTMANAGER)
 
 
 def firing():
