@@ -93,9 +93,12 @@ def facts(incident, *, now=None, resolved_at=None):
 
 
 def preview(template, incident, *, now=None, resolved_at=None):
-    """The template filled for this incident: (subject, body), unknowns marked."""
+    """The template filled for this incident: (subject, body), unknowns marked. A template
+    without a subject (status-page and Slack ones) gets the incident's public title,
+    which the sender may change."""
     f = facts(incident, now=now, resolved_at=resolved_at)
-    return comms_render.render(template.subject, f), comms_render.render(template.body, f)
+    subject = comms_render.render(template.subject, f) if template.subject else incident.title
+    return subject, comms_render.render(template.body, f)
 
 
 def slack_webhook(incident):

@@ -75,6 +75,15 @@ def test_compose_shows_the_filled_preview_with_markers(ic, incident):
     assert "[[issue type: fill in]]" in text and "[[workaround: fill in]]" in text
 
 
+def test_a_template_without_subject_starts_from_the_incident_title(ic, incident):
+    t = CommsTemplate.objects.create(kind=CommsKind.STATUS_PAGE, name="Short note",
+                                     subject="", body="Looking into {service}.")
+
+    response = login(ic).get(f"/incidents/{incident.ref}/comms/compose/?template={t.pk}", **HX)
+
+    assert 'value="Checkout failing"' in html(response)
+
+
 def test_sending_through_the_page_publishes_and_triggers_the_timeline(ic, incident):
     t = template(CommsKind.STATUS_PAGE, "Investigating")
     response = login(ic).post(f"/incidents/{incident.ref}/comms/send/", {
