@@ -66,7 +66,8 @@ def comms_panel(request, ref):
 def comms_compose(request, ref):
     """The chosen template filled for this incident, ready to edit and send."""
     incident = _incident(ref)
-    template = get_object_or_404(CommsTemplate, pk=request.GET.get("template") or 0,
+    chosen = request.GET.get("template", "")
+    template = get_object_or_404(CommsTemplate, pk=int(chosen) if chosen.isdigit() else 0,
                                  is_active=True)
     subject, body = comms.preview(template, incident)
     form = ComposeForm(initial={"template": template.pk, "subject": subject, "body": body})

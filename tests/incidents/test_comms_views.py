@@ -242,3 +242,10 @@ def test_a_refused_update_leaves_the_incident_unresolved(ic, incident):
     incident.refresh_from_db()
     assert incident.status != Status.RESOLVED
     assert not CommsUpdate.objects.exists() and not IncidentComms.objects.exists()
+
+
+@pytest.mark.parametrize("value", ["abc", "", "99999", "1e3"])
+def test_compose_with_a_bad_template_is_404_not_500(ic, incident, value):
+    response = login(ic).get(f"/incidents/{incident.ref}/comms/compose/?template={value}", **HX)
+
+    assert response.status_code == 404
