@@ -43,6 +43,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -r mindweave_ir incidents oncall reports -x "*/migrations/*"
 
 # A report, not a test: paging latency with a real worker, beat, PostgreSQL and Redis
 # (DATABASE_URL, REDIS_URL; defaults: local mindweave_bench, Redis db 1).

@@ -20,7 +20,8 @@ from .alert_models import IntegrationKind
 
 log = logging.getLogger(__name__)
 
-UNKNOWN_TOKEN = "Unknown or disabled integration token"
+# A message (bandit B105).
+UNKNOWN_TOKEN = "Unknown or disabled integration token"  # nosec B105
 TOO_LARGE = f"Body larger than {ingest.MAX_BODY_BYTES} bytes"
 
 

@@ -268,7 +268,8 @@ def delete_override(override, *, by):
 
 # --- API tokens --------------------------------------------------------------------------
 
-API_TOKEN_PREFIX = "mwir_"
+# A public prefix, not a secret (bandit B105).
+API_TOKEN_PREFIX = "mwir_"  # nosec B105
 
 
 def create_api_token(user, *, name):

@@ -41,7 +41,8 @@ def seed(*, incidents, seed, out):
     `seed` seeds the random draws of the bulk incidents; `out` is called with each
     progress line.
     """
-    rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
+    # Demo data, not secrets (bandit B311).
+    rng = random.Random(seed)  # noqa: S311  # nosec B311
     now = timezone.now()
     users = _ensure_users()
     services = _ensure_services()

@@ -84,7 +84,7 @@ def _insert_rows(model, names, rows):
             values.append((*row, *defaults))
         marks = ", ".join(["%s"] * (len(named) + len(rest)))
         # Only quoted names from the model's meta go into the text; values are parameters.
-        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608  # nosec B608
         cursor.executemany(sql, values)
 
 

@@ -9,7 +9,8 @@ from incidents import classification
 from incidents.models import DetectionSource, Status, TimelineKind
 from oncall.roles import Role
 
-PASSWORD = "mindweave-demo"
+# The documented demo password, DESIGN.md (bandit B105).
+PASSWORD = "mindweave-demo"  # nosec B105
 
 SERVICES = [
     ("API Gateway", "api-gateway", "Public REST API edge: routing, auth, rate limits."),

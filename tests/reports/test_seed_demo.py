@@ -65,7 +65,10 @@ def test_demo_users_log_in_with_the_demo_password_and_hold_their_roles(client):
         assert list(user.groups.values_list("name", flat=True)) == [role]
         assert user.is_staff == (role == Role.MANAGER)
         assert user.profile.timezone
-        assert client.login(username=username, password=DEMO_PASSWORD)
+        response = client.post("/accounts/login/",
+                               {"username": username, "password": DEMO_PASSWORD})
+        assert response.status_code == 302, username
+        client.logout()
         assert username in output
     assert get_user_model().objects.get(username="ic").profile.timezone == "America/New_York"
     assert DEMO_PASSWORD in output
