@@ -139,7 +139,9 @@ def can_acknowledge(user, page):
 
     if has_role(user, Role.INCIDENT_COMMANDER, Role.MANAGER):
         return True
-    return page.notifications.filter(user=user).exists()
+    # Viewers only read: a Viewer put on a rotation is notified, but cannot stop the
+    # escalation; it goes on to someone who can act.
+    return has_role(user, Role.RESPONDER) and page.notifications.filter(user=user).exists()
 
 
 @transaction.atomic

@@ -120,10 +120,11 @@ SCHEDULE_FIELDS = (
 
 
 def can_edit_overrides(user, schedule):
-    """Incident Commanders and Managers, or anyone on the schedule's rotation."""
+    """Incident Commanders and Managers, or a Responder on the schedule's rotation
+    (Viewers only read, even when they are on a rotation)."""
     if can_manage_schedules(user):
         return True
-    return user.is_authenticated and ScheduleMember.objects.filter(
+    return has_role(user, Role.RESPONDER) and ScheduleMember.objects.filter(
         schedule=schedule, user=user).exists()
 
 
@@ -256,8 +257,8 @@ def create_override(schedule, *, user, start, end, reason="", by):
 
 @transaction.atomic
 def delete_override(override, *, by):
-    if not (can_edit_overrides(by, override.schedule) or override.user_id == by.pk
-            or override.created_by_id == by.pk):
+    own = override.user_id == by.pk or override.created_by_id == by.pk
+    if not (can_edit_overrides(by, override.schedule) or (own and has_role(by, Role.RESPONDER))):
         raise PermissionDenied("Only members of this schedule, Incident Commanders and "
                                "Managers remove overrides.")
     Schedule.objects.select_for_update().filter(pk=override.schedule_id).first()

@@ -39,7 +39,14 @@ def _name(user):
 
 
 def can_edit(user, handoff):
-    return handoff.is_draft and (user.pk == handoff.outgoing_id or has_role(user, Role.MANAGER))
+    """The shift's outgoing on-call (a Responder or Incident Commander: Viewers only read)
+    or a Manager, while the handoff is a draft."""
+    if not handoff.is_draft:
+        return False
+    if has_role(user, Role.MANAGER):
+        return True
+    return user.pk == handoff.outgoing_id and has_role(user, Role.RESPONDER,
+                                                        Role.INCIDENT_COMMANDER)
 
 
 def _check_can_edit(user, handoff):
