@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.bench.paging_latency
 	$(BIN)/python -m tests.bench.pdf_render
 	$(BIN)/python -m tests.bench.ingest_rate
+	$(BIN)/python -m tests.bench.pages
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
