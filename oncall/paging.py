@@ -17,6 +17,8 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.templatetags.mw import display_name
+
 from . import channels, delivery
 from .models import (
     ContactMethod,
@@ -64,8 +66,7 @@ def _event(page, kind, text, *, by=None, flagged=False, now=None):
         listener(kind, page, text, by=by)
 
 
-def _name(user):
-    return user.get_full_name() or user.get_username()
+_name = display_name
 
 
 def _enqueue(task_name, *args):

@@ -11,6 +11,7 @@ same day, or a second worker running beside the first, sends nothing. A send tha
 fails gives its claims back, so the next hourly run tries again.
 """
 
+import functools
 import logging
 import smtplib
 from datetime import timedelta
@@ -24,6 +25,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from mindweave_ir.templatetags.mw import display_name
 from oncall.models import ContactKind, ContactMethod
 from oncall.roles import Role
 
@@ -36,8 +38,7 @@ ITEM_DAYS_AHEAD = 2
 REVIEW_BUSINESS_DAYS_AHEAD = 1
 
 
-def _name(user):
-    return (user.get_full_name() or user.get_username()) if user else "nobody"
+_name = functools.partial(display_name, missing="nobody")
 
 
 def _link(path):

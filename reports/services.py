@@ -5,6 +5,7 @@ review's `version` (a stale `expected_version` is refused, never overwritten) an
 records a PIRChange saying who changed what.
 """
 
+import functools
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from incidents import permissions as incident_permissions
+from mindweave_ir.templatetags.mw import display_name
 from oncall.roles import Role, has_role
 
 from .models import (
@@ -52,8 +54,7 @@ def add_business_days(moment, days):
     return moment
 
 
-def _name(user):
-    return (user.get_full_name() or user.get_username()) if user else "the system"
+_name = functools.partial(display_name, missing="the system")
 
 
 def can_edit(user, pir):

@@ -5,10 +5,13 @@ and changes nothing. Incident Commanders and Managers manage silences and triage
 reports; anyone logged in may file a report.
 """
 
+import functools
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.templatetags.mw import display_name
 from oncall.roles import Role, has_role
 
 from .. import services
@@ -81,8 +84,7 @@ def submit_report(*, what, who_affected, since, by, service=None):
                                        since=since, service=service)
 
 
-def _name(user):
-    return (user.get_full_name() or user.get_username()) if user else "someone"
+_name = functools.partial(display_name, missing="someone")
 
 
 def _locked_open(report):

@@ -15,11 +15,16 @@ def when(value):
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
+def display_name(user, missing="—"):
+    """A person as people see them: full name, else username; `missing` for nobody."""
+    if not user:
+        return missing
+    return user.get_full_name() or user.get_username()
+
+
 @register.filter
 def person(user):
-    if not user:
-        return "—"
-    return user.get_full_name() or user.get_username()
+    return display_name(user)
 
 
 @register.simple_tag

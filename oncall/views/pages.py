@@ -19,6 +19,8 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mindweave_ir.templatetags.mw import display_name
+
 from .. import guardrails, paging
 from ..middleware import user_timezone_name
 from ..models import (
@@ -56,8 +58,7 @@ def _is_fragment(request):
     return bool(request.htmx) and not request.htmx.boosted
 
 
-def _name(user):
-    return user.get_full_name() or user.get_username()
+_name = display_name
 
 
 # --- Escalation policies ---------------------------------------------------------------

@@ -11,12 +11,14 @@ from the rotation in the schedule's own zone); while the shift is still running,
 everything is cut at `now`.
 """
 
+import functools
 from datetime import datetime
 
 from django.db.models import Q
 from django.utils import timezone
 
 from incidents.models import Incident, Severity
+from mindweave_ir.templatetags.mw import display_name
 from oncall.models import Page
 
 from ..models import CLOSED_ACTION_STATUSES, ActionItem
@@ -25,8 +27,7 @@ LIMIT = 100
 ACK_TARGET_SECONDS = 5 * 60  # §2.2: acknowledge all pages within 5 minutes
 
 
-def _name(user):
-    return (user.get_full_name() or user.get_username()) if user else ""
+_name = functools.partial(display_name, missing="")
 
 
 def _incident(incident, outgoing_id):

@@ -14,6 +14,7 @@ before it is queued, and notices are unique per key and method, so nothing is se
 twice.
 """
 
+import functools
 from datetime import timedelta
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from mindweave_ir.templatetags.mw import display_name
 from oncall import notices
 from oncall.models import EscalationLevel, Schedule
 from oncall.roles import Role
@@ -41,8 +43,7 @@ def ack_grace():
     return timedelta(minutes=settings.HANDOFF_ACK_REMINDER_MINUTES)
 
 
-def _name(user):
-    return (user.get_full_name() or user.get_username()) if user else "nobody"
+_name = functools.partial(display_name, missing="nobody")
 
 
 def _due_spans(schedule, now):

@@ -9,10 +9,13 @@ Who may do what: the shift's outgoing on-call writes, ticks and hands off (a
 Manager may do it for them); only the incoming on-call acknowledges, once.
 """
 
+import functools
+
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mindweave_ir.templatetags.mw import display_name
 from oncall import notices
 from oncall.roles import Role, has_role
 
@@ -34,8 +37,7 @@ class StaleHandoff(HandoffError):
         self.current = current
 
 
-def _name(user):
-    return (user.get_full_name() or user.get_username()) if user else "nobody"
+_name = functools.partial(display_name, missing="nobody")
 
 
 def can_edit(user, handoff):

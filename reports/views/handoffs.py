@@ -8,6 +8,8 @@ edit is a 409 that keeps the writer's text. Without JavaScript every form posts
 normally and the page redirects back.
 """
 
+import functools
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404
@@ -17,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
+from mindweave_ir.templatetags.mw import display_name
 from oncall import notices
 from oncall.models import ContactMethod, Schedule
 
@@ -202,8 +205,7 @@ def _status(exc):
     return 403 if isinstance(exc, services.HandoffForbidden) else 400
 
 
-def _name(user):
-    return (user.get_full_name() or user.get_username()) if user else "nobody"
+_name = functools.partial(display_name, missing="nobody")
 
 
 @require_POST
