@@ -12,11 +12,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from mindweave_ir.htmx import is_fragment
+
 from . import comms, comms_runbooks, permissions
 from .comms_forms import ComposeForm, ResolveCommsForm, SlackWebhookForm, resolution_templates
 from .models import CommsKind, CommsTemplate, CommsUpdate, Incident, RunbookAttachment
 from .services import IncidentError
-from .views import TIMELINE_CHANGED, _is_fragment, _refusal
+from .views import TIMELINE_CHANGED, _refusal
 
 PANEL = "incidents/comms/comms_panel.html"
 RUNBOOKS = "incidents/comms/runbooks_panel.html"
@@ -47,9 +49,9 @@ def _comms_context(request, incident, **overrides):
 
 def _respond(request, incident, partial, *, status=200, changed=False, **context):
     """A fragment for HTMX; otherwise the section as a page (a good POST redirects)."""
-    if not _is_fragment(request) and request.method == "POST" and status < 400:
+    if not is_fragment(request) and request.method == "POST" and status < 400:
         return redirect(reverse("incidents:comms", args=[incident.ref]))
-    template = f"{PANEL}#{partial}" if _is_fragment(request) else "incidents/comms/comms_page.html"
+    template = f"{PANEL}#{partial}" if is_fragment(request) else "incidents/comms/comms_page.html"
     response = render(request, template, _comms_context(request, incident, **context),
                       status=status)
     if changed:
@@ -139,7 +141,7 @@ def resolve_options(request, ref):
 # --- Runbooks -----------------------------------------------------------------------------
 
 def _runbooks_respond(request, incident, *, status=200, **extra):
-    if not _is_fragment(request) and request.method == "POST" and status < 400:
+    if not is_fragment(request) and request.method == "POST" and status < 400:
         return redirect(reverse("incidents:runbooks", args=[incident.ref]))
     context = {
         "incident": incident,
@@ -149,7 +151,7 @@ def _runbooks_respond(request, incident, *, status=200, **extra):
         "suggested": comms_runbooks.suggested(incident),
         **extra,
     }
-    template = f"{RUNBOOKS}#incident-runbooks" if _is_fragment(request) \
+    template = f"{RUNBOOKS}#incident-runbooks" if is_fragment(request) \
         else "incidents/comms/runbooks_page.html"
     return render(request, template, context, status=status)
 

@@ -5,19 +5,20 @@ like the DOM id it replaces. Refusals come back as 4xx with the reason in the
 fragment (htmx is configured to swap 4xx, see base.html).
 """
 
-import csv
 import functools
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_tables2 import RequestConfig
 
+from mindweave_ir.csv_export import csv_response
+from mindweave_ir.htmx import is_fragment
 from oncall.dashboard import on_call_panel
 from oncall.models import Notification, Page, PageStatus
 
@@ -51,9 +52,6 @@ DETAIL = "incidents/incident_detail.html"
 TIMELINE_CHANGED = "timeline-changed"
 DASHBOARD_LIMIT = 50
 
-
-def _is_fragment(request):
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 def _incident(ref):
@@ -111,9 +109,9 @@ def _respond(request, incident, partial, *, status=200, timeline_changed=False, 
 
     A successful non-HTMX POST redirects back to the page (post/redirect/get).
     """
-    if not _is_fragment(request) and request.method == "POST" and status < 400:
+    if not is_fragment(request) and request.method == "POST" and status < 400:
         return redirect(incident)
-    template = f"{DETAIL}#{partial}" if _is_fragment(request) else DETAIL
+    template = f"{DETAIL}#{partial}" if is_fragment(request) else DETAIL
     response = render(request, template, _detail_context(request, incident, **context),
                       status=status)
     if timeline_changed:
@@ -179,32 +177,13 @@ def incident_list(request):
     table = IncidentTable(rows)
     if request.GET.get("format") == "csv":
         RequestConfig(request, paginate=False).configure(table)
-        return _csv_response(table, "incidents.csv")
+        return csv_response(table, "incidents.csv")
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
     template = "incidents/incident_list.html"
-    if _is_fragment(request):
+    if is_fragment(request):
         template += "#incident-table"
     return render(request, template, {"filter": filterset, "table": table,
                                       "can_declare": permissions.can_declare(request.user)})
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_cell(value):
-    """Defuse spreadsheet formulas (CSV injection): text starting =, +, - or @ is quoted."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def _csv_response(table, filename):
-    writer = csv.writer(_Echo())
-    rows = (writer.writerow([_csv_cell(v) for v in row]) for row in table.as_values())
-    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 # --- Declare wizard -------------------------------------------------------------------
@@ -252,7 +231,7 @@ def declare(request):
             except services.IncidentError as exc:
                 form.add_error(None, str(exc))
             else:
-                if _is_fragment(request):
+                if is_fragment(request):
                     return HttpResponseClientRedirect(incident.get_absolute_url())
                 return redirect(incident)
         if submitted:
@@ -260,7 +239,7 @@ def declare(request):
     context = {"outcome": outcome, "answers": answers, "form": form, "report": report,
                "severity_label": Severity(outcome.severity).label if outcome.severity else None}
     template = "incidents/incident_declare.html"
-    if _is_fragment(request):
+    if is_fragment(request):
         template += "#wizard"
     return render(request, template, context, status=status)
 
@@ -389,7 +368,7 @@ def _entry(incident, pk, *, allow_deleted=False):
 
 
 def _entry_response(request, incident, entry, template, *, status=200, **context):
-    if not _is_fragment(request):
+    if not is_fragment(request):
         if request.method == "POST" and status < 400:
             return redirect(incident)
         template = "incidents/timeline_entry_page.html"
@@ -457,7 +436,7 @@ def timeline_entry_delete(request, ref, pk):
         status, message = _refusal(exc)
         return _entry_response(request, incident, entry, "incidents/_timeline_entry.html",
                                status=status, error=message)
-    if _is_fragment(request):
+    if is_fragment(request):
         return render(request, "incidents/_timeline_deleted.html", {"entry": entry})
     return redirect(incident)
 

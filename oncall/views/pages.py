@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mindweave_ir.htmx import is_fragment
 from mindweave_ir.templatetags.mw import display_name
 
 from .. import guardrails, paging
@@ -53,9 +54,6 @@ DELIVERY_CLASS = {
     DeliveryStatus.CANCELLED: "help",
 }
 
-
-def _is_fragment(request):
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 _name = display_name
@@ -277,7 +275,7 @@ def _detail_context(request, page, **overrides):
 
 def _respond(request, page, *, status=200, **context):
     """#page-status for HTMX (with the notifications and events swapped out of band)."""
-    if not _is_fragment(request):
+    if not is_fragment(request):
         if request.method == "POST" and status < 400:
             return redirect(page)
         return render(request, DETAIL, _detail_context(request, page, **context), status=status)

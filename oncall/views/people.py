@@ -12,15 +12,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from mindweave_ir.htmx import is_fragment
+
 from .. import services
 from ..forms.people import ContactMethodForm, ProfileForm
 from ..models import ApiToken, ContactMethod, Schedule
 
 PROFILE = "oncall/people/profile.html"
 
-
-def _is_fragment(request):
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 def _methods(user):
@@ -62,7 +61,7 @@ def _context(request, **overrides):
 
 def _respond(request, partial, *, status=200, message="", **context):
     """The fragment for HTMX; for a plain POST, redirect on success or the page on refusal."""
-    if _is_fragment(request):
+    if is_fragment(request):
         return render(request, f"{PROFILE}#{partial}", _context(request, **context),
                       status=status)
     if request.method == "POST" and status < 400:
@@ -158,7 +157,7 @@ def contact_method_test(request, pk):
         return _respond(request, "contact-methods", status=403, error=str(exc))
     text = (f"Test sent to {method}: delivered." if ok
             else f"Test to {method} failed: {detail}")
-    if not _is_fragment(request):
+    if not is_fragment(request):
         (messages.success if ok else messages.error)(request, text)
         return redirect("oncall:profile")
     return _respond(request, "contact-methods", tested=method.pk, test_ok=ok, test_text=text)
@@ -182,7 +181,7 @@ def api_token_add(request):
     except ValidationError as exc:
         return _respond(request, "api-tokens", status=400, token_error=" ".join(exc.messages))
     # Rendered, not redirected, even without HTMX: a redirect would lose the secret.
-    template = f"{PROFILE}#api-tokens" if _is_fragment(request) else PROFILE
+    template = f"{PROFILE}#api-tokens" if is_fragment(request) else PROFILE
     return render(request, template, _context(request, new_token_secret=secret))
 
 

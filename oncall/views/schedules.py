@@ -25,6 +25,8 @@ from django.views.decorators.http import (
 )
 from django_htmx.http import trigger_client_event
 
+from mindweave_ir.htmx import is_fragment
+
 from .. import calendar, dashboard, guardrails, services
 from ..forms.schedules import ROTATION_FIELDS, OverrideForm, ScheduleForm, timezone_datalist
 from ..models import Override, Profile, Schedule
@@ -37,9 +39,6 @@ OVERRIDES_SHOWN = 100
 # How far from today the calendar may be paged (dates far away overflow).
 CALENDAR_REACH = timedelta(days=366 * 20)
 
-
-def _is_fragment(request):
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 def _schedule(pk):
@@ -142,7 +141,7 @@ def schedule_detail(request, pk):
 def schedule_calendar(request, pk):
     """The #schedule-calendar region for HTMX; the whole page for a plain link."""
     schedule = _schedule(pk)
-    if not _is_fragment(request):
+    if not is_fragment(request):
         return render(request, DETAIL, _detail_context(request, schedule))
     return render(request, f"{DETAIL}#schedule-calendar",
                   {"schedule": schedule, **_calendar_context(request, schedule)})
@@ -153,7 +152,7 @@ def schedule_calendar(request, pk):
 def _overrides_response(request, schedule, *, status=200, form=None, error=None):
     """#schedule-overrides for HTMX (telling the calendar to refresh after a change);
     after a plain POST, a redirect on success or the whole page with the errors."""
-    if not _is_fragment(request):
+    if not is_fragment(request):
         if status < 400:
             messages.success(request, "Overrides updated.")
             return redirect(schedule)
@@ -258,7 +257,7 @@ def handoff_preview(request):
     valid = editing.isascii() and editing.isdigit() and len(editing) <= 18
     schedule = Schedule.objects.filter(pk=int(editing)).first() if valid else None
     form = ScheduleForm(data, instance=copy.copy(schedule) if schedule else None)
-    template = f"{FORM}#handoff-preview" if _is_fragment(request) else FORM
+    template = f"{FORM}#handoff-preview" if is_fragment(request) else FORM
     return render(request, template, {"form": form, "schedule": schedule,
                                       "timezone_datalist": timezone_datalist(),
                                       **_preview_context(form)})

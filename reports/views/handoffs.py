@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
+from mindweave_ir.htmx import is_fragment
 from mindweave_ir.templatetags.mw import display_name
 from oncall import notices
 from oncall.models import ContactMethod, Schedule
@@ -34,9 +35,6 @@ from .exports import attachment
 DETAIL = "reports/handoff_detail.html"
 INDEX = "reports/handoff_index.html"
 
-
-def _is_fragment(request):
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 def _handoff(pk):
@@ -80,7 +78,7 @@ def handoff_index(request):
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
     table = HandoffTable(rows)
     RequestConfig(request, paginate={"per_page": 25}).configure(table)
-    if _is_fragment(request):
+    if is_fragment(request):
         return render(request, f"{INDEX}#handoff-log", {"filter": filterset, "table": table})
     now = timezone.now()
     return render(request, INDEX, {
@@ -142,9 +140,9 @@ def _context(request, handoff, **extra):
 
 
 def _respond(request, handoff, partial=None, *, status=200, **extra):
-    if not _is_fragment(request) and request.method == "POST" and status < 400:
+    if not is_fragment(request) and request.method == "POST" and status < 400:
         return redirect(handoff)
-    template = f"{DETAIL}#{partial}" if partial and _is_fragment(request) else DETAIL
+    template = f"{DETAIL}#{partial}" if partial and is_fragment(request) else DETAIL
     return render(request, template, _context(request, handoff, **extra), status=status)
 
 
@@ -195,7 +193,7 @@ def handoff_save(request, pk):
     if handing_off:
         messages.success(request, f"Handed off to {_name(handoff.incoming)}; they have been "
                                   "notified.")
-        if _is_fragment(request):
+        if is_fragment(request):
             return HttpResponseClientRedirect(handoff.get_absolute_url())
         return redirect(handoff)
     return _respond(request, handoff, "handoff-form", saved_at=timezone.now())
@@ -216,7 +214,7 @@ def handoff_acknowledge(request, pk):
     except services.HandoffError as exc:
         return _respond(request, _handoff(pk), "handoff-state", status=_status(exc),
                         ack_error=str(exc))
-    if not _is_fragment(request):  # the fragment says so itself
+    if not is_fragment(request):  # the fragment says so itself
         messages.success(request, f"You acknowledged the {handoff.schedule_name} handoff. "
                                   "Have a quiet shift.")
     return _respond(request, _handoff(pk), "handoff-state", acknowledged=True)

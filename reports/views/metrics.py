@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
 from incidents.models import Incident
-from incidents.views import _csv_response  # the one CSV writer (defuses formulas)
+from mindweave_ir.csv_export import csv_response
 from oncall.models import Notification
 
 from .. import metrics
@@ -62,7 +62,7 @@ def metrics_page(request):
     if request.GET.get("format") == "csv":
         report = metrics.compute(filterset.qs, period=filterset.period, now=now)
         table = FigureTable([asdict(f) for f in report.figures()])
-        return _csv_response(table, f"metrics-{filterset.period.first_day:%Y%m%d}-"
+        return csv_response(table, f"metrics-{filterset.period.first_day:%Y%m%d}-"
                                     f"{filterset.period.last_day:%Y%m%d}.csv")
     table = MetricsIncidentTable(metrics.behind(filterset.qs, filterset.behind_kpi, now=now,
                                                 period=filterset.period))

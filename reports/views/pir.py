@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from incidents.models import Incident, TimelineEntry
+from mindweave_ir.htmx import is_fragment
 from mindweave_ir.markup import render_markdown
 
 from .. import services
@@ -38,9 +39,6 @@ MARKDOWN_FIELDS = ("impact", "what_happened", "why_it_happened", "went_well", "c
 STATE_BADGE = {PIRState.DRAFT: "badge", PIRState.IN_REVIEW: "badge warn",
                PIRState.APPROVED: "badge status-resolved"}
 
-
-def _is_fragment(request):
-    return bool(request.htmx) and not request.htmx.boosted
 
 
 def _dom_id(section):
@@ -96,7 +94,7 @@ def _context(request, pir, **overrides):
 def _respond(request, pir, partial, *, status=200, changed=False, **context):
     """One fragment for HTMX (plus the audit trail, out of band, after a change); the
     whole page otherwise. A successful plain POST redirects back to the page."""
-    if not _is_fragment(request):
+    if not is_fragment(request):
         if request.method == "POST" and status < 400:
             return redirect(f"{pir.get_absolute_url()}#{partial}")
         return render(request, DETAIL, _context(request, pir, **context), status=status)
@@ -281,7 +279,7 @@ def pir_workflow(request, ref):
         status, message = _refusal(exc)
         return _respond(request, _review(ref), HEADER, status=status, workflow_form=form,
                         workflow_error=message)
-    if action != WorkflowAction.SUBMIT and _is_fragment(request):
+    if action != WorkflowAction.SUBMIT and is_fragment(request):
         # Approving or reopening changes what every section offers: load the page anew.
         return HttpResponseClientRedirect(pir.get_absolute_url())
     return _respond(request, _review(ref), HEADER, changed=True)
