@@ -69,10 +69,6 @@ def current_shifts(schedules, now, horizon=timedelta(days=60)):
     return [(s, shift_at(s, now, loaded=True)) for s in loaded]
 
 
-def next_shift(schedule, span):
-    """The shift after `span`."""
-    return shift_at(schedule, span.end)
-
 
 def upcoming(schedule, start, days=14):
     """The schedule's shifts (overrides applied, cut at handoffs) for `days` from `start`:

@@ -96,7 +96,7 @@ def test_the_handoff_instant_belongs_to_the_next_shift(schedule, ic, responder):
     assert (following.start, following.end) == (END, NEXT_END)
     assert following.end - following.start == timedelta(hours=168)
     assert (following.outgoing_id, following.incoming_id) == (responder.pk, ic.pk)
-    assert shifts.next_shift(schedule, last) == following
+    assert shifts.shift_at(schedule, last.end) == following  # the next shift starts at its end
     assert shifts.shift_at(schedule, START) == last
 
 
