@@ -1,13 +1,15 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
+from mindweave_ir.tables import WhenColumn
+
 from .alert_models import Alert
 
 
 class AlertTable(tables.Table):
     """The alert list: what came in, from where, and where it went (and why)."""
 
-    last_received_at = tables.DateTimeColumn(verbose_name="Last received", format="Y-m-d H:i T")
+    last_received_at = WhenColumn(verbose_name="Last received")
     status = tables.Column()
     severity = tables.Column()
     summary = tables.Column()

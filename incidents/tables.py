@@ -1,6 +1,9 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
+from mindweave_ir.tables import WhenColumn
+from mindweave_ir.templatetags.mw import display_name
+
 from .models import Incident, Severity
 
 
@@ -14,8 +17,8 @@ class IncidentTable(tables.Table):
     commander = tables.Column(verbose_name="Commander", order_by=("commander__first_name",
                                                                    "commander__username"))
     services = tables.ManyToManyColumn(orderable=False, verbose_name="Services")
-    detected_at = tables.DateTimeColumn(verbose_name="Detected", format="Y-m-d H:i T")
-    resolved_at = tables.DateTimeColumn(verbose_name="Resolved", format="Y-m-d H:i T")
+    detected_at = WhenColumn(verbose_name="Detected")
+    resolved_at = WhenColumn(verbose_name="Resolved")
 
     class Meta:
         model = Incident
@@ -33,7 +36,7 @@ class IncidentTable(tables.Table):
         return format_html('<span class="badge status-{}">{}</span>', record.status, value)
 
     def render_commander(self, value):
-        return value.get_full_name() or value.get_username()
+        return display_name(value)
 
     def value_severity(self, record):
         return Severity(record.severity).label

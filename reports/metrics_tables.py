@@ -6,6 +6,7 @@ from django.db.models import F
 from django.utils.html import format_html
 
 from incidents.models import Incident, Severity
+from mindweave_ir.tables import WhenColumn
 
 from .metrics.definitions import format_duration
 from .metrics.queries import FIRST, LATE, ON_TIME, PENDING, REPEAT
@@ -47,7 +48,7 @@ class MetricsIncidentTable(tables.Table):
     ref = tables.Column(verbose_name="ID", linkify=True)
     title = tables.Column()
     severity = tables.Column()
-    detected_at = tables.DateTimeColumn(verbose_name="Detected", format="Y-m-d H:i T")
+    detected_at = WhenColumn(verbose_name="Detected")
     tta = DurationColumn("To acknowledge")
     tti = DurationColumn("To identify")
     ttr = DurationColumn("To resolve")

@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django.utils.html import format_html
 
+from mindweave_ir.tables import WhenColumn
 from mindweave_ir.templatetags.mw import person
 
 from .models import Handoff
@@ -9,8 +10,7 @@ from .models import Handoff
 class HandoffTable(tables.Table):
     """The on-call log: one row per shift handed over (or being prepared)."""
 
-    shift_end = tables.DateTimeColumn(verbose_name="Handoff", format="Y-m-d H:i T",
-                                      linkify=True)
+    shift_end = WhenColumn(verbose_name="Handoff", linkify=True)
     schedule_name = tables.Column(verbose_name="Schedule")
     outgoing = tables.Column(verbose_name="Outgoing", order_by=("outgoing__first_name",
                                                                  "outgoing__username"))
@@ -18,7 +18,7 @@ class HandoffTable(tables.Table):
                                                                  "incoming__username"))
     state = tables.Column()
     summary = tables.Column(orderable=False)
-    acknowledged_at = tables.DateTimeColumn(verbose_name="Acknowledged", format="Y-m-d H:i T")
+    acknowledged_at = WhenColumn(verbose_name="Acknowledged")
 
     class Meta:
         model = Handoff
