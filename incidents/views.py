@@ -61,9 +61,24 @@ def _incident(ref):
     return get_object_or_404(queryset, ref=ref.upper())
 
 
-def _entries(incident):
-    return (incident.timeline.filter(deleted_at__isnull=True)
-            .select_related("author", "edited_by").order_by("occurred_at", "id"))
+TIMELINE_RECENT = 100  # entries shown before "Show the N earlier entries"
+
+
+def _timeline(request, incident):
+    """The timeline to show: the latest TIMELINE_RECENT entries, oldest first, unless
+    the reader asked for all (`?timeline=all`), and how many earlier ones were left out.
+    A long incident's page stays as quick as a short one's (GitHub does the same)."""
+    entries = (incident.timeline.filter(deleted_at__isnull=True)
+               .select_related("author", "edited_by"))
+    if request.GET.get("timeline") == "all":
+        return {"entries": entries.order_by("occurred_at", "id"), "earlier": 0,
+                "timeline_all": True}
+    recent = list(entries.order_by("-occurred_at", "-id")[:TIMELINE_RECENT + 1])
+    earlier = 0
+    if len(recent) > TIMELINE_RECENT:
+        earlier = entries.count() - TIMELINE_RECENT
+        recent = recent[:TIMELINE_RECENT]
+    return {"entries": recent[::-1], "earlier": earlier, "timeline_all": False}
 
 
 def _checklist_phases(incident):
@@ -95,7 +110,7 @@ def _detail_context(request, incident, **overrides):
         "incident_roles": [(field, label, getattr(incident, field))
                            for field, label in services.ROLE_FIELDS.items()],
         "entry_form": TimelineEntryForm(),
-        "entries": _entries(incident),
+        **_timeline(request, incident),
         "phases": functools.partial(_checklist_phases, incident),
         "pages": functools.partial(_pages, incident),
         "now": timezone.now(),
@@ -145,9 +160,10 @@ def dashboard(request):
     active = (Incident.objects.exclude(status=Status.RESOLVED)
               .select_related("commander").prefetch_related("services")
               .order_by("severity", "detected_at"))  # SEV-1 is 1: worst first
-    mine_filter = (Q(commander=request.user) | Q(technical_lead=request.user)
-                   | Q(communications_lead=request.user) | Q(responders=request.user))
-    mine = active.filter(mine_filter).distinct()
+    # Joined responders through a subquery: a join would need DISTINCT over every column.
+    joined = Incident.responders.through.objects.filter(user=request.user).values("incident_id")
+    mine = active.filter(Q(commander=request.user) | Q(technical_lead=request.user)
+                         | Q(communications_lead=request.user) | Q(pk__in=joined))
     counts = Incident.objects.exclude(status=Status.RESOLVED).aggregate(
         total=Count("id"), **{f"sev{s}": Count("id", filter=Q(severity=s)) for s in Severity}
     )

@@ -1278,3 +1278,57 @@ def test_incident_page_defaults_to_utc(client, ic):
     text = html(client.get(url(incident)))
     assert "<dt>Detected</dt><dd>2025-01-15 14:00 UTC</dd>" in text
     assert "times in UTC" in text
+
+
+# --- A long timeline -------------------------------------------------------------------
+
+def long_timeline(incident, extra):
+    """`extra` notes after the incident's own entries, a minute apart, numbered."""
+    start = incident.declared_at
+    TimelineEntry.objects.bulk_create(
+        TimelineEntry(incident=incident, kind=TimelineKind.NOTE, body=f"Shard {n} checked",
+                      body_html=f"<p>Shard {n} checked</p>",
+                      occurred_at=start + timedelta(seconds=n + 1))
+        for n in range(extra))
+    return incident.timeline.filter(deleted_at__isnull=True).count()
+
+
+def test_a_long_timeline_shows_its_latest_entries_and_offers_the_earlier_ones(
+        client, viewer, incident):
+    total = long_timeline(incident, 150)
+    client.force_login(viewer)
+
+    text = html(client.get(url(incident)))
+
+    timeline = section(text, 'id="incident-timeline"', "</ol>")
+    assert timeline.count('class="entry ') == 100
+    assert "Shard 149 checked" in timeline and "Shard 50 checked" in timeline
+    assert "Shard 49 checked" not in timeline
+    assert f"Show the {total - 100} earlier entries" in timeline
+    assert timeline.index("Shard 50 checked") < timeline.index("Shard 149 checked")
+
+
+def test_showing_all_entries_keeps_them_all_when_the_timeline_refreshes(
+        client, viewer, incident):
+    total = long_timeline(incident, 150)
+    client.force_login(viewer)
+
+    page = html(client.get(url(incident), {"timeline": "all"}))
+    refreshed = client.get(url(incident, "timeline/"), {"timeline": "all"}, **HX)
+
+    for text in (page, html(refreshed)):
+        timeline = section(text, 'id="incident-timeline"', "</ol>")
+        assert timeline.count('class="entry ') == total
+        assert "earlier entr" not in timeline
+        assert "Shard 0 checked" in timeline
+        assert f'hx-get="{url(incident, "timeline/")}?timeline=all"' in timeline
+
+
+def test_a_short_timeline_shows_everything_without_the_offer(client, viewer, incident):
+    total = long_timeline(incident, 10)
+    client.force_login(viewer)
+
+    timeline = section(html(client.get(url(incident))), 'id="incident-timeline"', "</ol>")
+
+    assert timeline.count('class="entry ') == total
+    assert "earlier entr" not in timeline
