@@ -40,7 +40,8 @@ def _data_version():
 
 def _report(filterset, now):
     """metrics.compute for these filters, cached for a minute and only while no
-    incident, review or notification has changed (the key holds their version)."""
+    incident, review or notification has changed (the key holds their version);
+    returns the report and its key (the template caches the KPI cards under it)."""
     params = sorted((k, str(v)) for k, v in filterset.form.cleaned_data.items())
     key = "metrics:" + hashlib.sha256(
         f"{params}{filterset.period}{timezone.get_current_timezone_name()}"
@@ -49,7 +50,7 @@ def _report(filterset, now):
     if report is None:
         report = metrics.compute(filterset.qs, period=filterset.period, now=now)
         cache.set(key, report, CACHE_SECONDS)
-    return report
+    return report, key
 
 
 @require_GET
@@ -72,6 +73,9 @@ def metrics_page(request):
                "behind_choices": BEHIND_CHOICES}
     if request.htmx and not request.htmx.boosted:
         return render(request, f"{TEMPLATE}#metrics-table", context)
-    report = _report(filterset, now)
-    return render(request, TEMPLATE, {**context, "report": report, "cards": report.cards(),
+    report, report_key = _report(filterset, now)
+    # `cards` is passed uncalled: the template only builds the cards when its cached
+    # KPI section (same key, same lifetime as the report) has expired.
+    return render(request, TEMPLATE, {**context, "report": report, "cards": report.cards,
+                                      "report_key": report_key, "cache_seconds": CACHE_SECONDS,
                                       "kpis": metrics.KPIS, "exclusions": metrics.EXCLUSIONS})
