@@ -45,15 +45,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r mindweave_ir incidents oncall reports -x "*/migrations/*"
 
-# A report, not a test: paging latency with a real worker, beat, PostgreSQL and Redis
-# (DATABASE_URL, REDIS_URL; defaults: local mindweave_bench, Redis db 1).
-# Writes var/bench/paging.md and var/bench/pdf.md (PIR PDF render time, throwaway
-# SQLite); exits non-zero only if it cannot measure.
+# A report, not a test: each part in turn (paging latency with a real worker and beat,
+# PIR PDF render time, alert ingestion rate, page latency at 8 clients against
+# /healthz), then var/bench/report.md with every figure beside its DESIGN.md bar.
+# Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL; defaults: local databases named
+# mindweave_bench*, Redis db 1). BENCH_PARTS=pages,pdf runs only those parts. Exits
+# non-zero only if a part cannot measure.
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench.paging_latency
-	$(BIN)/python -m tests.bench.pdf_render
-	$(BIN)/python -m tests.bench.ingest_rate
-	$(BIN)/python -m tests.bench.pages
+	$(BIN)/python -m tests.bench.report
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

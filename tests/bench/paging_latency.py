@@ -38,6 +38,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tests.bench.figures import figure, save
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCH_DIR = ROOT / "var" / "bench"
 REPORT = BENCH_DIR / "paging.md"
@@ -485,12 +487,29 @@ def render_report(facts, first, nxt, duplicates, strays, tick):
     return "\n".join(lines)
 
 
+def headline(first, nxt, duplicates):
+    """The figures for the combined report (tests/bench/figures.py)."""
+    rows = []
+    for label, figures, bar, level in (("declare → level 1 delivered", first, FIRST_BAR, 1),
+                                       ("level-1 timeout → level 2 delivered", nxt,
+                                        NEXT_BAR, 2)):
+        for key in ("p50", "p95"):
+            value = figures[key]
+            rows.append(figure(f"{label}, {key}", _seconds(value), f"< {bar:g} s",
+                               value is not None and value < bar))
+        complete = figures["missing"] == 0 and duplicates[level] == 0 and figures["expected"]
+        rows.append(figure(f"{label}: delivered, duplicates",
+                           f"{figures['delivered']} / {figures['expected']}, "
+                           f"{duplicates[level]}", "all, 0", bool(complete)))
+    return rows
+
+
 def _missed_names(results):
     names, current = [], ""
-    for measure_name, figure, _, _, result in results:
+    for measure_name, which, _, _, result in results:
         current = measure_name or current
         if result == "missed":
-            names.append(f"{current} {figure}")
+            names.append(f"{current} {which}")
     return names
 
 
@@ -559,6 +578,7 @@ def run(env):
     tick = settings.CELERY_BEAT_SCHEDULE["oncall-tick"]["schedule"]
     report = render_report(machine_facts(redis_version), first, nxt, duplicates, strays, tick)
     REPORT.write_text(report)
+    save("paging", headline(first, nxt, duplicates))
     print(report, flush=True)
     log(f"report written to {REPORT.relative_to(ROOT)}")
 
