@@ -154,6 +154,22 @@ def repeat_ids(since=None, until=None):
     )
 
 
+def repeat_by_row():
+    """The repeat verdict of each row on its own: does a real incident with the same
+    known cause lie in the 90 days before it (the same rule as repeat_ids)? A
+    correlated EXISTS over the detection-time index, asked only of rows whose review
+    names a cause: cheap for a page of rows, where repeat_ids' window pass over every
+    review would be the page's slowest query."""
+    earlier = Incident.objects.filter(
+        exercise=Exercise.REAL, pir__root_cause_category=OuterRef("pir__root_cause_category"),
+        detected_at__lt=OuterRef("detected_at"),
+        detected_at__gte=ExpressionWrapper(OuterRef("detected_at") - Value(REPEAT_WINDOW),
+                                           output_field=DateTimeField()))
+    return Case(When(pir__root_cause_category__in=KNOWN_CAUSES,
+                     then=Case(When(Exists(earlier), then=Value(REPEAT)), default=Value(FIRST))),
+                default=None, output_field=CharField())
+
+
 def annotate_verdicts(queryset, now, period=None):
     """Each incident's times and verdicts, as the KPIs count them (`period`, when
     given, only narrows the reviews read for the repeat verdict).
@@ -201,7 +217,8 @@ BEHIND = {
 def behind(population, kpi, *, now, period=None):
     """The incidents a KPI counted (every one of the population for kpi ""), with
     their verdicts annotated."""
-    queryset = annotate_verdicts(population.filter(exercise=Exercise.REAL), now, period)
+    queryset = (annotate_verdicts(population.filter(exercise=Exercise.REAL), now, period)
+                .annotate(repeat=repeat_by_row()))
     return queryset.filter(BEHIND[kpi]) if kpi else queryset
 
 

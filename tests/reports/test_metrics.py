@@ -67,6 +67,9 @@ def test_each_incident_gets_the_verdicts_the_history_gives_it():
     assert of("M") == ("met", "met", None, "pending")  # cause unknown; not due yet
     assert of("N") == ("met", "met", "first", "on_time")  # approved before its due date
     assert incidents["F"].ref not in verdicts  # the game day
+    # The table of incidents behind the numbers judges repeats row by row, the same way.
+    by_row = dict(metrics.behind(population, "", now=NOW).values_list("ref", "repeat"))
+    assert by_row == {ref: row["repeat"] for ref, row in verdicts.items()}
 
 
 def test_review_deadlines_are_five_business_days_after_resolution():
@@ -132,8 +135,10 @@ def test_a_repeat_needs_the_same_cause_within_the_ninety_days_before(days_before
     review(later, RootCauseCategory.DATABASE, None)
 
     rows = metrics.annotate_verdicts(Incident.objects.filter(pk=later.pk), NOW)
+    by_row = metrics.behind(Incident.objects.filter(pk=later.pk), "", now=NOW)
 
     assert rows.get().repeat == verdict
+    assert by_row.get().repeat == verdict
 
 
 def test_a_different_cause_is_no_repeat():
@@ -145,6 +150,8 @@ def test_a_different_cause_is_no_repeat():
     review(second, RootCauseCategory.CAPACITY, None)
 
     assert metrics.annotate_verdicts(Incident.objects.filter(pk=second.pk), NOW).get() \
+        .repeat == "first"
+    assert metrics.behind(Incident.objects.filter(pk=second.pk), "", now=NOW).get() \
         .repeat == "first"
 
 
