@@ -218,6 +218,13 @@ class InboundPayload(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         verbose_name = "inbound payload"
+        indexes = [
+            # What every drain reads under the integration's lock (ingest._drain), and
+            # the beat's stale search: partial, so it holds only the few pending rows
+            # however many bodies are kept.
+            models.Index(fields=["integration", "id"], name="incidents_inbound_pending",
+                         condition=models.Q(outcome=PayloadOutcome.RECEIVED)),
+        ]
 
     def __str__(self):
         return f"{self.integration.name} @ {self.received_at:%Y-%m-%d %H:%M:%S}"

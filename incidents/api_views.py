@@ -6,6 +6,10 @@ actually read: DATA_UPLOAD_MAX_MEMORY_SIZE only guards form parsing and
 the other kind is a 404 and nothing is stored; otherwise the raw body is stored
 before it is parsed (the Events API's routing key sits inside the JSON, so that body
 is parsed once to find it) and kept whatever happens next.
+
+A valid body is then applied at once if the integration's lock is free (the request
+also applies other bodies waiting for it; ingest's rule 2), else queued for a drain
+task: the answer is a success either way, its alerts' outcome "queued" in the latter.
 """
 
 import logging
@@ -68,15 +72,16 @@ def alertmanager_webhook(request, token):
         return JsonResponse({"status": "too large", "message": TOO_LARGE}, status=413)
     payload = ingest.store_payload(integration, body)
     try:
-        results = ingest.receive_alertmanager(integration, payload, body)
+        receipt = ingest.receive_alertmanager(integration, payload, body)
     except ingest.PayloadError as exc:
         return JsonResponse({"status": "invalid payload",
                              "message": "Alertmanager payload is invalid",
                              "errors": exc.errors}, status=400)
     except Exception as exc:  # noqa: BLE001 - answer JSON, keep the body
         return _failed(payload, exc)
-    return JsonResponse({"status": "success", "message": "Payload processed",
-                         "alerts": results})
+    return JsonResponse({"status": "success",
+                         "message": "Payload queued" if receipt.queued else "Payload processed",
+                         "alerts": receipt.results})
 
 
 def _invalid_event(errors):
@@ -108,13 +113,14 @@ def events_enqueue(request):
                             status=404)
     payload = ingest.store_payload(integration, body)
     try:
-        results = ingest.receive_event(integration, payload, data)
+        receipt = ingest.receive_event(integration, payload, data)
     except ingest.PayloadError as exc:
         return _invalid_event(exc.errors)
     except Exception as exc:  # noqa: BLE001 - answer JSON, keep the body
         return _failed(payload, exc)
-    return JsonResponse({"status": "success", "message": "Event processed",
-                         "dedup_key": results[0]["key"]}, status=202)
+    return JsonResponse({"status": "success",
+                         "message": "Event accepted" if receipt.queued else "Event processed",
+                         "dedup_key": receipt.results[0]["key"]}, status=202)
 
 
 @login_not_required

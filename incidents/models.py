@@ -180,7 +180,15 @@ class Incident(models.Model):
 
     class Meta:
         ordering = ["-declared_at"]
-        indexes = [models.Index(fields=["status", "severity", "declared_at"])]
+        indexes = [
+            models.Index(fields=["status", "severity", "declared_at"]),
+            # The dashboard's open incidents, worst first: only the open few, however
+            # many resolved ones years have piled up.
+            models.Index(fields=["severity", "detected_at"], name="incident_open_worst_first",
+                         condition=~models.Q(status="resolved")),
+            # The metrics page's data version (MAX(updated_at)) without a scan.
+            models.Index(fields=["updated_at"], name="incident_updated_at"),
+        ]
 
     def __str__(self):
         return f"{self.ref} {self.title}"

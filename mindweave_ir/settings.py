@@ -218,6 +218,7 @@ CELERY_BEAT_SCHEDULE = {
     "incidents-check-heartbeats": {"task": "incidents.tasks.check_heartbeats",
                                    "schedule": 60.0},
     "incidents-automations": {"task": "incidents.tasks.run_automations", "schedule": 30.0},
+    "incidents-drain-inbound": {"task": "incidents.tasks.drain_stale_inbound", "schedule": 10.0},
 }
 
 # --- Paging --------------------------------------------------------------

@@ -71,7 +71,7 @@ class PostIncidentReview(models.Model):
                                          help_text="Timeline entries shown in the review.")
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)  # the metrics' version
     submitted_at = models.DateTimeField(null=True, blank=True, editable=False)
     approved_at = models.DateTimeField(null=True, blank=True, editable=False)
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

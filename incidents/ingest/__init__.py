@@ -1,12 +1,18 @@
 """Inbound alerts: integrations and their tokens, raw bodies, dedup and grouping.
 
 DESIGN.md's reliability rules, in order:
-1. The raw body is stored first, in its own committed row, before it is acted on;
-   whatever happens next only changes that row's outcome.
-2. One body is processed in one transaction holding the integration's row lock,
-   so a storm of identical alerts (even from many web processes) is serialised:
-   the first opens the alert, the rest fold into it. The partial unique constraint
-   on open alerts backs this up; a collision retries the whole body.
+1. The raw body is stored first, in its own committed row (outcome "received"),
+   before it is acted on; whatever happens next only changes that row's outcome.
+   Nothing stored is lost: a received body is applied by its own request, by
+   whichever request or task holds the integration's lock next, or by the beat.
+2. Bodies are applied under the integration's row lock, in payload-id order, each in
+   its own savepoint, so a storm of identical alerts (even from many web processes)
+   is serialised: the first opens the alert, the rest fold into it. The partial
+   unique constraint on open alerts backs this up; a collision retries the body.
+   The lock "combines": a request that gets it at once applies every received body
+   of the integration (its own among them) and answers with its own results; one
+   that finds it taken answers "queued" without waiting, and a task drains later.
+   A body that raises is marked failed (error kept) without undoing the others.
 3. A firing alert joins the open incident of its group (Alertmanager's groupKey,
    the Events API's dedup_key) or opens one that pages on-call like a declared one.
 4. Resolving an alert notes it on the incident's timeline; the incident stays open.
@@ -16,30 +22,28 @@ DESIGN.md's reliability rules, in order:
    about an alert it suppressed (Alertmanager repeats firing alerts) is routed as in 3.
 """
 
-import hashlib
+import logging
+import re
+import time
+import uuid
+from datetime import timedelta
+from typing import NamedTuple
 
-from django.core.exceptions import ValidationError
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from oncall.models import hash_token, issue_token
+from oncall.models import issue_token
 
-from .. import services
-from ..models import (
-    OPEN_ALERT_STATUSES,
-    Alert,
-    AlertStatus,
-    DetectionSource,
-    InboundPayload,
-    Integration,
-    IntegrationKind,
-    PayloadOutcome,
-    Severity,
-    Silence,
-    Status,
+from ..models import InboundPayload, Integration, IntegrationKind, PayloadOutcome
+from .apply import Batch
+from .apply import apply_message as _apply  # a module global: tests replace it to fail
+from .integrations import (
+    IntegrationError,
+    create_integration,
+    integration_for_token,
+    regenerate_token,
 )
-from . import silences
 from .parse import (
     Message,
     PayloadError,
@@ -51,10 +55,14 @@ from .parse import (
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "QUEUED",
     "IntegrationError",
     "Message",
     "PayloadError",
+    "Receipt",
     "create_integration",
+    "drain",
+    "drain_stale",
     "integration_for_token",
     "issue_token",
     "load_json",
@@ -67,62 +75,29 @@ __all__ = [
     "store_payload",
 ]
 
+log = logging.getLogger(__name__)
+
 MAX_BODY_BYTES = 1024 * 1024
 RETRIES = 3
-DETECTION_SOURCES = {
-    IntegrationKind.ALERTMANAGER: DetectionSource.MONITORING,
-    IntegrationKind.EVENTS: DetectionSource.PAGERDUTY,
-}
+BATCH = 100  # bodies applied per transaction (and per lock hold)
+REQUEST_BUDGET = 1.0  # seconds a request may spend draining others' bodies
+TASK_BUDGET = 10.0  # seconds a drain task works before it hands over to a new task
+STALE_AFTER = timedelta(seconds=5)  # received this long ago and still pending: the beat's
+WAKE_TTL = 10  # seconds: at most one drain task enqueued per integration meanwhile
+QUEUED = "queued"
+_GENERATED_KEYS = uuid.UUID("6b0f3f8e-2d6c-4f1e-9a57-1f4b8f0c2e11")
 
 
-class IntegrationError(Exception):
-    """A request about integrations the rules refuse (duplicate name ...)."""
+class Receipt(NamedTuple):
+    """What a request answers: one result dict per alert, and whether they wait in the
+    queue (outcome "queued") rather than having been applied."""
+
+    results: list
+    queued: bool
 
 
-# --- integrations and tokens --------------------------------------------------------
-
-@transaction.atomic
-def create_integration(*, name, kind, service=None, escalation_policy=None, severity_map=None):
-    """Make an integration; returns (integration, token). The token is never stored."""
-    name = (name or "").strip()
-    if not name:
-        raise IntegrationError("An integration needs a name.")
-    kind = IntegrationKind(kind)
-    if Integration.objects.filter(name__iexact=name).exists():
-        raise IntegrationError(f"An integration named {name!r} already exists.")
-    integration = Integration(name=name, kind=kind, service=service,
-                              escalation_policy=escalation_policy)
-    if severity_map is not None:
-        integration.severity_map = severity_map
-    try:
-        integration.clean()
-    except ValidationError as exc:
-        raise IntegrationError(" ".join(exc.messages)) from None
-    token = issue_token(integration)
-    integration.save()
-    return integration, token
-
-
-@transaction.atomic
-def regenerate_token(integration):
-    """Replace the token (the old one stops working at once); returns the new one."""
-    integration = Integration.objects.select_for_update().get(pk=integration.pk)
-    token = issue_token(integration)
-    integration.save(update_fields=["token_hash", "token_prefix"])
-    return token
-
-
-def integration_for_token(token, kind):
-    """The enabled integration of this kind with this token, or None.
-
-    Looked up by the token's hash, so the comparison the database makes is between
-    hashes and reveals nothing about the token through its timing.
-    """
-    if not isinstance(token, str) or not token or len(token) > 200:
-        return None
-    return (Integration.objects.select_related("service__escalation_policy",
-                                               "escalation_policy")
-            .filter(token_hash=hash_token(token), kind=kind, enabled=True).first())
+class PayloadFailed(Exception):
+    """The body was applied by another request or task, and failed there."""
 
 
 # --- raw bodies ---------------------------------------------------------------------
@@ -141,8 +116,10 @@ def _settle(payload, outcome, *, error="", result=""):
 
 
 def mark_failed(payload, exc):
-    """An unexpected error while applying `payload`: say so on the kept body."""
-    _settle(payload, PayloadOutcome.FAILED, error=f"{type(exc).__name__}: {exc}")
+    """An unexpected error while handling `payload`: say so on the kept body, unless a
+    drain already settled it (a drain marks the bodies that fail under it itself)."""
+    InboundPayload.objects.filter(pk=payload.pk, outcome=PayloadOutcome.RECEIVED).update(
+        outcome=PayloadOutcome.FAILED, error=f"{type(exc).__name__}: {exc}")
 
 
 def _decode(body):
@@ -154,222 +131,262 @@ def _decode(body):
         raise PayloadError([f"body is not UTF-8: {exc}"]) from None
 
 
-def receive_alertmanager(integration, payload, body):
-    """Parse and apply an Alertmanager body already stored as `payload`.
+def _generated_key(payload_pk):
+    """The dedup key of an Events API trigger sent without one: derived from its stored
+    body's id, so the request and a later drain of that body agree on it."""
+    return uuid.uuid5(_GENERATED_KEYS, f"inbound-payload-{payload_pk}").hex
 
-    Returns one result dict per alert; raises PayloadError (payload marked rejected).
+
+def _parse_stored(integration, payload):
+    """The messages of a body another request stored (it validated them; a body whose
+    request died before it could is refused here as it would have been there)."""
+    data = load_json(payload.body)
+    if integration.kind == IntegrationKind.ALERTMANAGER:
+        return parse_alertmanager(data)
+    routing_key_of(data)
+    return parse_event(data, missing_key=_generated_key(payload.pk))
+
+
+# --- requests: validate, then apply at once or queue ---------------------------------
+
+def receive_alertmanager(integration, payload, body):
+    """Parse and apply (or queue) an Alertmanager body already stored as `payload`.
+
+    Returns a Receipt; raises PayloadError (payload marked rejected).
     """
     try:
         messages = parse_alertmanager(load_json(_decode(body)))
     except PayloadError as exc:
         _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
         raise
-    return _apply_all(integration, payload, messages)
+    return _accept(integration, payload, messages)
 
 
 def receive_event(integration, payload, data):
-    """Apply an Events API body (already parsed to find its routing key, and stored)."""
+    """Apply (or queue) an Events API body (parsed once to find its routing key, and
+    stored). Returns a Receipt; raises PayloadError (payload marked rejected)."""
     try:
-        messages = parse_event(data)
+        messages = parse_event(data, missing_key=_generated_key(payload.pk))
     except PayloadError as exc:
         _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
         raise
-    return _apply_all(integration, payload, messages)
+    return _accept(integration, payload, messages)
 
 
 def raise_internal(integration, messages, body):
     """Apply messages the product itself raises (heartbeats) through the same path as
-    an inbound body: `body` (a JSON text saying what happened) is kept like one."""
-    return _apply_all(integration, store_payload(integration, body), messages)
+    an inbound body: `body` (a JSON text saying what happened) is kept like one.
+
+    It waits for the lock (its callers are a beat and a ping, not a sender that must
+    be answered at once) and stores its body only once it holds it, so no other drain
+    ever sees that body (which is no message format) pending. Bodies received before
+    it are applied first. Returns the result dicts; an error applying it is raised
+    (after its body is marked failed).
+    """
+    with transaction.atomic():
+        _lock(integration, wait=True)
+        payload = store_payload(integration, body)
+        outcome = _drain(integration, wait=True, own=_Own(payload.pk, messages),
+                         until_own=True).own
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
 
-def _apply_all(integration, payload, messages):
-    """Apply every message in one transaction under the integration's row lock."""
+def _accept(integration, payload, messages):
+    """Apply the pending bodies of the integration if its lock is free now, else
+    queue: answer from what happened to this request's own body."""
+    done = _drain(integration, wait=False, own=_Own(payload.pk, messages),
+                  budget=REQUEST_BUDGET)
+    if done.busy or done.more:
+        enqueue_drain(integration.pk)
+    if isinstance(done.own, Exception):
+        raise done.own
+    if done.own is not None:
+        return Receipt(done.own, queued=False)
+    if not done.busy and not done.more:
+        # The lock was free yet the body was not pending: a drain that held the lock
+        # between our INSERT and our turn applied it. Answer what it did.
+        row = InboundPayload.objects.values("outcome", "error", "result").get(pk=payload.pk)
+        if row["outcome"] == PayloadOutcome.PROCESSED:
+            return Receipt(_results_from(row["result"], messages), queued=False)
+        raise PayloadFailed(row["error"])
+    return Receipt([{"key": m.key, "alert": None, "outcome": QUEUED, "action": m.action}
+                    for m in messages], queued=True)
+
+
+def _results_from(stored, messages):
+    """The result dicts of a body another drain applied, from its `result` lines."""
+    results = []
+    for message, line in zip(messages, stored.split("\n"), strict=False):
+        outcome = line.removeprefix(f"{message.key}: ")
+        alert = re.search(r"alert #(\d+)", outcome)
+        results.append({"key": message.key, "alert": int(alert.group(1)) if alert else None,
+                        "outcome": outcome, "action": message.action})
+    return results
+
+
+# --- draining: apply pending bodies under the integration's lock ---------------------
+
+class _Own(NamedTuple):
+    """The caller's own body, already parsed."""
+
+    pk: int
+    messages: list
+
+
+class _Drained(NamedTuple):
+    settled: int  # bodies settled (processed, rejected or failed)
+    own: object  # the own body's result dicts or exception; None if not reached
+    busy: bool  # another holder had the lock (and drains what is pending)
+    more: bool  # the budget ran out with bodies still pending
+
+
+def _wake_key(integration_id):
+    return f"ingest:drain-enqueued:{integration_id}"
+
+
+def enqueue_drain(integration_id):
+    """Wake a worker to drain the integration once this transaction commits.
+
+    One wake-up at a time per integration: a request that finds the lock taken sends
+    none if a drain task is already enqueued and not yet started (the flag in the
+    cache; the task clears it before it reads what is pending, so it will see this
+    request's body, committed before the flag was read). Under a storm that is one
+    task at a time instead of one per request. The flag only saves work: if the
+    broker lost the task (or the cache is per process, as when embedded), the flag
+    expires after WAKE_TTL and the beat (drain_stale) finds the bodies anyway.
+    """
+    from .. import tasks  # the tasks import this package
+
+    def send():
+        try:
+            if cache.add(_wake_key(integration_id), 1, timeout=WAKE_TTL):
+                tasks.drain_inbound.delay(integration_id)
+        except Exception:  # noqa: BLE001 - the beat finds the bodies in the database
+            log.warning("could not enqueue drain_inbound(%s); the beat will drain it",
+                        integration_id)
+
+    transaction.on_commit(send)
+
+
+def _pending(integration_id):
+    return InboundPayload.objects.filter(integration_id=integration_id,
+                                         outcome=PayloadOutcome.RECEIVED)
+
+
+def drain(integration_id, *, budget=TASK_BUDGET):
+    """Task: wait for the integration's lock and apply its pending bodies; returns how
+    many were settled. Past `budget` seconds a new task takes over the rest."""
+    cache.delete(_wake_key(integration_id))  # before reading: see enqueue_drain
+    if not _pending(integration_id).exists():
+        return 0  # the usual case: a request's drain already took them
+    integration = Integration.objects.filter(pk=integration_id).first()
+    if integration is None:
+        return 0
+    done = _drain(integration, wait=True, budget=budget)
+    if done.more:
+        enqueue_drain(integration_id)
+    return done.settled
+
+
+def drain_stale(*, now=None):
+    """Beat: drain every integration with a body pending for longer than STALE_AFTER
+    (its task was lost, or the broker flushed); returns how many were settled."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    stale = (InboundPayload.objects.filter(outcome=PayloadOutcome.RECEIVED,
+                                           received_at__lt=cutoff)
+             .order_by().values_list("integration_id", flat=True).distinct())
+    return sum(drain(integration_id) for integration_id in list(stale))
+
+
+def _lock(integration, *, wait):
+    """The integration's row, locked for this transaction; None if `wait` is false and
+    another transaction holds it.
+
+    FOR NO KEY UPDATE on PostgreSQL: it excludes other drains, but not the key-share
+    lock a request's INSERT of its body takes on the row it references, so storing a
+    body never waits for a drain (FOR UPDATE would make every request queue on it).
+    """
+    locked = (Integration.objects.select_for_update(skip_locked=not wait, no_key=True)
+              .filter(pk=integration.pk).first())
+    if locked is not None:
+        for name in ("service", "escalation_policy"):
+            if Integration._meta.get_field(name).is_cached(integration):
+                setattr(locked, name, getattr(integration, name))
+    return locked
+
+
+def _drain(integration, *, wait, own=None, budget=None, until_own=False):
+    """Apply the integration's pending bodies in id order, BATCH per transaction, until
+    none is pending, or `budget` seconds are spent (own body applied or not: the
+    caller then answers "queued" for it), or (`until_own`) the own body is applied:
+    bodies received after it were queued by their requests, which found the lock
+    taken and enqueued a drain task."""
+    deadline = time.monotonic() + budget if budget is not None else None
+    settled, own_outcome = 0, None
+    while True:
+        with transaction.atomic():
+            locked = _lock(integration, wait=wait)
+            if locked is None:
+                return _Drained(settled, own_outcome, busy=True, more=False)
+            batch = list(_pending(locked.pk).order_by("id")
+                         .only("id", "integration_id", "body")[:BATCH])
+            if not batch:
+                return _Drained(settled, own_outcome, busy=False, more=False)
+            outcomes = _apply_batch(locked, batch, own)
+        settled += len(batch)
+        if own is not None and own.pk in outcomes:
+            own_outcome = outcomes[own.pk]
+            if until_own:
+                return _Drained(settled, own_outcome, busy=False, more=False)
+        if deadline is not None and time.monotonic() >= deadline:
+            more = _pending(locked.pk).exists()
+            return _Drained(settled, own_outcome, busy=False, more=more)
+
+
+def _apply_batch(integration, batch, own):
+    """Apply each body of `batch` in its own savepoint and settle them all in one
+    UPDATE; returns {payload id: its result dicts, or the exception it raised}."""
+    outcomes, work = {}, []
+    for payload in batch:
+        try:
+            messages = own.messages if own is not None and payload.pk == own.pk \
+                else _parse_stored(integration, payload)
+        except PayloadError as exc:
+            payload.outcome, payload.error = PayloadOutcome.REJECTED, "\n".join(exc.errors)
+            payload.result, outcomes[payload.pk] = "", exc
+            continue
+        work.append((payload, messages))
+    context = Batch(integration, [m.key for _, messages in work for m in messages])
+    for payload, messages in work:
+        try:
+            results = _apply_payload(context, messages)
+        except Exception as exc:  # noqa: BLE001 - kept on the body; the others go on
+            context.forget()
+            if own is None or payload.pk != own.pk:
+                log.exception("applying inbound payload %s failed", payload.pk)
+            payload.outcome, payload.error = PayloadOutcome.FAILED, \
+                f"{type(exc).__name__}: {exc}"
+            payload.result, outcomes[payload.pk] = "", exc
+            continue
+        payload.outcome, payload.error = PayloadOutcome.PROCESSED, ""
+        payload.result = "\n".join(f"{r['key']}: {r['outcome']}" for r in results)
+        outcomes[payload.pk] = results
+    InboundPayload.objects.bulk_update(batch, ["outcome", "error", "result"])
+    return outcomes
+
+
+def _apply_payload(context, messages):
+    """One body's messages in one savepoint: all applied, or none."""
     for attempt in range(RETRIES):
         try:
             with transaction.atomic():
-                locked = Integration.objects.select_for_update().get(pk=integration.pk)
-                locked.service, locked.escalation_policy = \
-                    integration.service, integration.escalation_policy
-                results = [_apply(locked, message) for message in messages]
-                _settle(payload, PayloadOutcome.PROCESSED,
-                        result="\n".join(f"{r['key']}: {r['outcome']}" for r in results))
-                return results
+                return [_apply(context, message) for message in messages]
         except IntegrityError:
-            # Another writer opened the same key between our read and insert
-            # (only possible without the row lock); the retry folds into it.
+            # Another writer opened the same key between our read and insert (only
+            # possible without the lock); the retry reads afresh and folds into it.
+            context.forget()
             if attempt == RETRIES - 1:
                 raise
     return []
-
-
-# --- applying one message -----------------------------------------------------------
-
-def _group_hash(group_key):
-    return hashlib.sha256(group_key.encode()).hexdigest()
-
-
-def _open_alert(integration, key):
-    return Alert.objects.filter(integration=integration, key=key,
-                                status__in=OPEN_ALERT_STATUSES).first()
-
-
-def _apply(integration, message):
-    now = timezone.now()
-    handler = {"trigger": _trigger, "acknowledge": _acknowledge, "resolve": _resolve}
-    alert, outcome = handler[message.action](integration, message, now)
-    return {"key": message.key, "alert": alert.pk if alert else None, "outcome": outcome,
-            "action": message.action}
-
-
-def _silence_for(integration, labels, now):
-    """The active silence (oldest first, so the answer is stable) muting these labels."""
-    active = Silence.objects.active(now).order_by("starts_at", "id")
-    return silences.first_matching(active, labels, integration.pk)
-
-
-def _silenced_routing(why, silence):
-    return f"{why}: silenced by silence #{silence.pk} ({silence.comment}); " \
-           "no incident, no page."
-
-
-def _trigger(integration, message, now):
-    alert = _open_alert(integration, message.key)
-    if alert is not None and alert.silence_id and alert.incident_id is None:
-        return _refire_silenced(integration, alert, message, now)
-    if alert is not None:
-        Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_received_at=now)
-        return alert, f"folded into existing alert #{alert.pk}; no new page"
-    severity = integration.severity_for(message.source_severity)
-    group_hash = _group_hash(message.group_key or message.key)
-    alert = Alert(
-        integration=integration, key=message.key, group_key=message.group_key,
-        group_hash=group_hash, summary=message.summary, source=message.source,
-        source_severity=message.source_severity, severity=severity, labels=message.labels,
-        details=message.details, link=message.link,
-        started_at=min(message.started_at or now, now),
-        created_at=now, last_received_at=now,
-    )
-    why = f"Integration {integration.name} ({integration.get_kind_display()}), key {message.key}"
-    silence = _silence_for(integration, message.labels, now)
-    if silence is not None:
-        alert.silence, alert.routing = silence, _silenced_routing(why, silence)
-        alert.save()
-        return alert, f"new alert #{alert.pk} silenced by silence #{silence.pk}"
-    return _route(integration, alert, message, why)
-
-
-def _refire_silenced(integration, alert, message, now):
-    """A repeat of an alert a silence kept quiet: fold it while a silence still covers
-    it, else route it now (the silence expired; nothing was re-fired when it did)."""
-    Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_received_at=now)
-    alert.count, alert.last_received_at = alert.count + 1, now  # _route saves the row
-    why = f"Integration {integration.name} ({integration.get_kind_display()}), key {alert.key}"
-    silence = _silence_for(integration, alert.labels, now)
-    if silence is not None:
-        if silence.pk != alert.silence_id:
-            Alert.objects.filter(pk=alert.pk).update(
-                silence=silence, routing=_silenced_routing(why, silence))
-        return alert, f"folded into existing alert #{alert.pk}; still silenced by " \
-                      f"silence #{silence.pk}"
-    alert, outcome = _route(integration, alert, message,
-                            f"{why} (silence #{alert.silence_id} no longer active)")
-    return alert, f"silence over; {outcome}"
-
-
-def _route(integration, alert, message, why):
-    """Send a new (or no longer silenced) alert to its group's open incident, or open
-    one that pages on-call; `why` starts its routing text."""
-    severity = alert.severity
-    incident = _group_incident(integration, alert.group_hash)
-    if incident is not None:
-        alert.incident = incident
-        alert.routing = f"{why}: joined {incident.ref}, the open incident of its group; " \
-                        "no page (the incident's own paging covers it)."
-        alert.save()
-        _note_join(incident, integration, message)
-        return alert, f"new alert #{alert.pk} joined {incident.ref}"
-    incident, page = services.open_incident_for_alert(
-        title=message.summary, severity=severity, description=_description(integration, message),
-        detection_source=DETECTION_SOURCES[IntegrationKind(integration.kind)],
-        services=[integration.service] if integration.service_id else [],
-        started_at=message.started_at, policy=integration.resolved_policy(),
-    )
-    alert.incident, alert.opened_incident, alert.paged = incident, True, page is not None
-    if page is not None:
-        paged = f"paged {page.policy.name}"
-    elif severity == Severity.SEV4:
-        paged = "no page: SEV-4 pages nobody"
-    else:
-        paged = "no page: no escalation policy applies"
-    alert.routing = f"{why}: opened {incident.ref} at {alert.get_severity_display()}; {paged}."
-    alert.save()
-    return alert, f"new alert #{alert.pk} opened {incident.ref}; {paged}"
-
-
-JOIN_NOTES = 20  # alerts joining an incident are noted one by one up to this many
-
-
-def _note_join(incident, integration, message):
-    """Note a joining alert on the timeline; past JOIN_NOTES, a storm is noted once (the
-    incident's Alerts section lists every one)."""
-    joined = Alert.objects.filter(incident=incident).count()
-    if joined <= JOIN_NOTES:
-        services.note_alert(incident, body=f"Alert joined: **{message.summary}** "
-                                           f"({integration.name}, key `{message.key}`).")
-    elif joined == JOIN_NOTES + 1:
-        services.note_alert(incident, body=f"More than {JOIN_NOTES} alerts have joined; "
-                                           "the rest are listed under Alerts only.")
-
-
-def _group_incident(integration, group_hash):
-    """The open incident an earlier alert of this group went to, if any."""
-    alert = (Alert.objects.filter(integration=integration, group_hash=group_hash,
-                                  incident__isnull=False)
-             .exclude(incident__status=Status.RESOLVED)
-             .select_related("incident").order_by("-created_at", "-id").first())
-    return alert.incident if alert else None
-
-
-def _description(integration, message):
-    lines = [f"Opened by the **{integration.name}** integration from an alert "
-             f"(key `{message.key}`)."]
-    if message.source:
-        lines.append(f"Source: {message.source}")
-    for name, value in message.details.items():
-        if isinstance(value, str) and value != message.summary:
-            lines.append(f"{name}: {value}")
-    if message.labels:
-        lines.append("Labels: " + ", ".join(f"{k}={v}" for k, v in message.labels.items()))
-    if message.link:
-        lines.append(f"Link: {message.link}")
-    return "\n".join(lines)
-
-
-def _acknowledge(integration, message, now):
-    alert = _open_alert(integration, message.key)
-    if alert is None:
-        return None, "no open alert with this key; nothing changed"
-    if alert.status == AlertStatus.ACKNOWLEDGED:
-        return alert, f"alert #{alert.pk} was already acknowledged"
-    Alert.objects.filter(pk=alert.pk).update(status=AlertStatus.ACKNOWLEDGED,
-                                             acknowledged_at=now, last_received_at=now)
-    if alert.incident_id:
-        services.note_alert(alert.incident, body=f"Alert acknowledged at its source: "
-                                                 f"**{alert.summary}** (key `{alert.key}`).")
-    return alert, f"acknowledged alert #{alert.pk}"
-
-
-def _resolve(integration, message, now):
-    alert = _open_alert(integration, message.key)
-    if alert is None:
-        return None, "no open alert with this key; nothing changed"
-    Alert.objects.filter(pk=alert.pk).update(status=AlertStatus.RESOLVED,
-                                             resolved_at=min(message.ended_at or now, now),
-                                             last_received_at=now)
-    if alert.incident_id:
-        services.note_alert(alert.incident, body=f"Alert resolved at its source: "
-                                                 f"**{alert.summary}** (key `{alert.key}`). "
-                                                 "The incident stays open until its "
-                                                 "commander resolves it.")
-    return alert, f"resolved alert #{alert.pk}"

@@ -115,8 +115,10 @@ def routing_key_of(data):
     return key.strip()
 
 
-def parse_event(data):
-    """An Events API v2 body -> one Message (a trigger without dedup_key gets one)."""
+def parse_event(data, missing_key=None):
+    """An Events API v2 body -> one Message. A trigger without dedup_key gets
+    `missing_key` (the caller derives it from the stored body, so parsing that body
+    again gives the same key), else a random one."""
     errors = []
     action = data.get("event_action")
     if action not in EVENT_ACTIONS:
@@ -137,7 +139,7 @@ def parse_event(data):
     if errors:
         raise PayloadError(errors)
     if not message.key:
-        message.key, message.key_generated = uuid.uuid4().hex, True
+        message.key, message.key_generated = missing_key or uuid.uuid4().hex, True
     message.group_key = message.key
     return [message]
 
