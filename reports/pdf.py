@@ -12,6 +12,7 @@ something slips past the first.
 import contextlib
 import gc
 import logging
+import re
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -93,7 +94,7 @@ def _fewer_collections():
     the default thresholds the collector runs thousands of times and keeps walking
     Django's large heap, a third of the render time in tests/bench/pdf_render.py.
     The thresholds are process-wide, so concurrent renders share one raise: the
-    first to start raises them, the last to finish restores them.
+    first to start raises them, the last to finish restores them (nesting is fine).
     """
     global _gc_renders, _gc_saved
     with _gc_lock:
@@ -110,18 +111,77 @@ def _fewer_collections():
                 gc.set_threshold(*_gc_saved)
 
 
+class _ServingFetcher(FontsOnlyFetcher):
+    """FontsOnlyFetcher that remembers whether it served a font."""
+
+    served = False
+
+    def fetch(self, url, headers=None):
+        response = super().fetch(url, headers)
+        self.served = True
+        return response
+
+
+# One (FontConfiguration, parsed print.css) per thread, reused across renders.
+# Pango objects are not safe to share between threads, hence thread-local rather than
+# module-wide: each gunicorn thread gets its own, built on its first render.
+_sheets = threading.local()
+
+
+def _print_sheet():
+    """This thread's font configuration and parsed print CSS, built on first use.
+
+    Building them parses print.css and loads our three fonts into a fresh Fontconfig
+    configuration; reusing them saves that work and keeps Pango's font caches warm.
+    Only print.css's own @font-face rules (our fonts) ever go in: see html_to_pdf.
+    """
+    sheet = getattr(_sheets, "sheet", None)
+    if sheet is None:
+        font_config = FontConfiguration()
+        # filename= gives the sheet a file: base URL, so its url(../fonts/...) resolve
+        # to the exact paths the fetcher allows.
+        css = CSS(filename=str(PRINT_CSS), url_fetcher=FontsOnlyFetcher(),
+                  font_config=font_config)
+        sheet = _sheets.sheet = (font_config, css)
+    return sheet
+
+
+def _forget_print_sheet():
+    _sheets.sheet = None
+
+
 def html_to_pdf(html):
     """PDF bytes of `html` with the print CSS, loading nothing but our fonts."""
-    fetcher = FontsOnlyFetcher()
-    font_config = FontConfiguration()
-    with _fewer_collections():
-        # filename= gives the sheet a file: base URL, so its url(../fonts/...) resolve
-        # to the exact paths the fetcher allows. The document itself gets no base URL:
-        # a relative URL in user content resolves to nothing.
-        stylesheet = CSS(filename=str(PRINT_CSS), url_fetcher=fetcher,
-                         font_config=font_config)
-        document = HTML(string=html, base_url=None, url_fetcher=fetcher)
-        return document.write_pdf(stylesheets=[stylesheet], font_config=font_config)
+    font_config, stylesheet = _print_sheet()
+    # The document gets its own fetcher. If the document itself made it serve a font
+    # (an @font-face in the HTML: never from our templates, whose user text is
+    # sanitized), that face went into the shared font configuration, so the
+    # configuration is dropped after this render and the next one starts clean.
+    fetcher = _ServingFetcher()
+    done = False
+    try:
+        with _fewer_collections():
+            # No base URL: a relative URL in user content resolves to nothing.
+            document = HTML(string=html, base_url=None, url_fetcher=fetcher)
+            pdf = document.write_pdf(stylesheets=[stylesheet], font_config=font_config)
+        done = True
+        return pdf
+    finally:
+        if fetcher.served or not done:
+            _forget_print_sheet()
+
+
+_ONE_PARAGRAPH = re.compile(r"<p>((?:(?!</?p[ >]).)*)</p>", re.S)
+
+
+def _cell_html(body_html):
+    """An entry's HTML for a table cell: a lone paragraph loses its <p>.
+
+    Most entries are one paragraph; its last-child margin is zero in a cell anyway,
+    so it prints the same, and WeasyPrint lays out one block box less per row.
+    """
+    match = _ONE_PARAGRAPH.fullmatch(body_html.strip())
+    return match.group(1) if match else body_html
 
 
 def _timeline(pir):
@@ -153,6 +213,7 @@ def pir_context(pir, *, now=None):
         "could_improve_html": render_markdown(pir.could_improve),
         "milestones": pir.milestones(),
         "entries": entries,
+        "rows": [(entry, _cell_html(entry.body_html)) for entry in entries],
         "entries_chosen": chosen,
         "whys": list(pir.whys.all()),
         "factors": [f for f in factors if f.contributed],
@@ -165,14 +226,15 @@ def pir_context(pir, *, now=None):
 
 def render_pir_pdf(pir):
     """The review as PDF bytes; every time in it is UTC and says so."""
-    with timezone.override("UTC"):
+    # Loading and templating 200 entries allocate enough to trigger collections too.
+    with _fewer_collections(), timezone.override("UTC"):
         html = render_to_string(TEMPLATE, pir_context(pir))
-    return html_to_pdf(html)
+        return html_to_pdf(html)
 
 
 def render_handoff_pdf(handoff, activity):
     """A handoff (shift summary, unresolved issues, the shift's activity) as PDF bytes."""
-    with timezone.override("UTC"):
+    with _fewer_collections(), timezone.override("UTC"):
         html = render_to_string(HANDOFF_TEMPLATE, {"handoff": handoff, "activity": activity,
                                                    "generated_at": timezone.now()})
     return html_to_pdf(html)

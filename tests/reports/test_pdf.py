@@ -18,6 +18,7 @@ from weasyprint import HTML
 from incidents import services as incident_services
 from incidents.models import ChecklistPhase, Severity, TimelineEntry, TimelineKind
 from mindweave_ir.markup import render_markdown
+from reports import pdf as pdf_module
 from reports import services
 from reports.models import PostIncidentReview
 from reports.pdf import FONTS_DIR, FontsOnlyFetcher, RefusedURL, html_to_pdf, render_pir_pdf
@@ -276,6 +277,65 @@ def test_unsanitised_html_with_every_kind_of_url_fetches_nothing(receiver):
     assert not PdfReader(io.BytesIO(pdf)).attachments
     HTML(string=html).write_pdf()  # WeasyPrint's own fetcher, for contrast
     assert receiver.requests
+
+
+def test_reused_print_sheet_gives_each_review_its_own_content(ic, responder):
+    """The font configuration and print CSS are kept between renders (per thread);
+    nothing of one review may leak into the next."""
+    first = review_of(resolve(declare(ic, title="Search cluster down"), ic))
+    services.add_action_item(first, action="Shard the search index", owner=responder,
+                             due_date=date.today(), by=ic)
+    second = review_of(resolve(declare(ic, title="Login page blank"), ic))
+    services.add_action_item(second, action="Pin the auth library", owner=responder,
+                             due_date=date.today(), by=ic)
+
+    text_one = "\n".join(pages_text(render_pir_pdf(review_of(first.incident))))
+    sheet = pdf_module._print_sheet()
+    text_two = "\n".join(pages_text(render_pir_pdf(review_of(second.incident))))
+
+    assert pdf_module._print_sheet() is sheet  # really reused
+    assert "Search cluster down" in text_one and "Shard the search index" in text_one
+    assert "Login page blank" not in text_one and "Pin the auth library" not in text_one
+    assert "Login page blank" in text_two and "Pin the auth library" in text_two
+    assert "Search cluster down" not in text_two and "Shard the search index" not in text_two
+
+
+def test_reused_print_sheet_still_fetches_nothing_named_by_user_content(pir, ic, receiver):
+    port = receiver.server_address[1]
+    render_pir_pdf(pir)  # the sheet is built and cached
+    local = f"file://{(FONTS_DIR / '..' / '..' / 'manage.py').resolve()}"
+    for n in range(2):  # both renders use the cached sheet
+        pir = review_of(pir.incident)
+        services.update_section(pir, section="root_cause", by=ic, expected_version=pir.version,
+                                data={"what_happened": hostile_markdown(port) + f"\n\nrun {n}",
+                                      "why_it_happened": f"![y]({local}) <{local}>"})
+        pdf = render_pir_pdf(review_of(pir.incident))
+        assert receiver.requests == []
+        assert f"run {n}" in "\n".join(pages_text(pdf))
+
+
+def test_a_document_that_loads_a_font_itself_does_not_keep_it_in_the_cached_sheet():
+    """A font face from the document's own CSS goes into the shared font configuration;
+    the sheet is then dropped, so the next render starts from print.css alone."""
+    sheet = pdf_module._print_sheet()
+    font = (FONTS_DIR / "DejaVuSansMono.ttf").resolve().as_uri()
+
+    html_to_pdf(f"<style>@font-face {{ font-family: 'MW Sans'; src: url({font}) }}</style>"
+                "<p>Hello</p>")
+
+    assert pdf_module._print_sheet() is not sheet
+    after = pdf_module._print_sheet()
+    html_to_pdf("<p>Hello</p>")
+    assert pdf_module._print_sheet() is after  # plain documents keep it
+
+
+def test_each_thread_builds_its_own_print_sheet():
+    sheets = []
+    thread = threading.Thread(target=lambda: sheets.append(pdf_module._print_sheet()))
+    thread.start()
+    thread.join()
+
+    assert sheets[0] is not pdf_module._print_sheet()
 
 
 # --- the download ----------------------------------------------------------------------------
