@@ -9,7 +9,8 @@ bars are met, non-zero only when it cannot measure.
    `mindweave_bench_pages`), migrated and seeded with `seed_demo --incidents 10000`
    (50 timeline entries each) unless it holds that many already; one open incident
    is given 500 timeline entries.
-2. gunicorn (WORKERS processes, DEBUG off) on a free port; a Viewer's session.
+2. gunicorn (WORKERS processes, DEBUG off, persistent database connections as in
+   production) on a free port; a Viewer's session.
 3. For each page in turn: CLIENTS threads x REQUESTS requests on kept-alive
    connections, nearest-rank p50/p95; /healthz is measured the same way in the same
    run, and each page's p95 is reported as a ratio to it (bar: within 5x).
@@ -150,7 +151,10 @@ def run():
            "SECRET_KEY": os.environ.get("SECRET_KEY") or "bench-only-not-a-secret",
            "ALLOWED_HOSTS": "127.0.0.1", "SECURE_SSL_REDIRECT": "false",
            "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false",
-           "SECURE_HSTS_SECONDS": "0", "DJANGO_SETTINGS_MODULE": "mindweave_ir.settings"}
+           "SECURE_HSTS_SECONDS": "0", "DJANGO_SETTINGS_MODULE": "mindweave_ir.settings",
+           # Persistent connections, as production runs (.env.example); with 0 every
+           # request, /healthz included, would also pay for a new PostgreSQL backend.
+           "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE") or "60"}
     ensure_database(url)
     log("migrating")
     migrate({**env, "DEBUG": "true"})
@@ -235,7 +239,9 @@ def render(facts, paths, results, counts):
     lines = ["# Page latency benchmark", "", "| fact | value |", "| --- | --- |",
              *(f"| {k} | {v} |" for k, v in facts), "",
              f"{INCIDENTS} seeded incidents (50 timeline entries each), gunicorn with "
-             f"{WORKERS} workers (DEBUG off), {CLIENTS} concurrent clients x {REQUESTS} "
+             f"{WORKERS} workers (DEBUG off, DATABASE_CONN_MAX_AGE="
+             f"{os.environ.get('DATABASE_CONN_MAX_AGE')}), {CLIENTS} concurrent clients x "
+             f"{REQUESTS} "
              "requests per page after a warm-up round, a Viewer's session.", "",
              "| page | p50 | p95 | p95 / healthz p95 | queries | bar (within 5x) |",
              "| --- | --- | --- | --- | --- | --- |"]
