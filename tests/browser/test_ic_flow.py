@@ -5,7 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from incidents.models import Incident, Severity, TimelineEntry
+from incidents import services
+from incidents.models import Incident, Severity, Status, TimelineEntry
+from tests.incidents.factories import declare, note
 
 pytestmark = [
     pytest.mark.browser,
@@ -76,3 +78,45 @@ def test_entry_written_by_someone_else_appears_without_reload(page, ic, responde
     expect(page.locator("#incident-timeline")).to_contain_text(
         "Index rebuild started on replica 2", timeout=20_000)
     assert page.evaluate("window.__noNavigation") is True
+
+
+def test_ic_assigns_a_role_edits_an_entry_raises_severity_and_resolves(page, ic, responder):
+    """The rest of the IC's path (issue 9): everything in place, no page load."""
+    incident = declare(ic, title="Search returns nothing", severity=Severity.SEV3)
+    entry = note(incident, ic, body="Restarted the search pods.")
+    for item in incident.checklist.filter(phase="closure"):
+        services.set_checklist_item(item, done=True, by=ic)
+    log_in(page, "ic")
+    page.goto(incident.get_absolute_url())
+    page.evaluate("window.__noNavigation = true")
+
+    roles = page.locator("#incident-roles")
+    roles.get_by_label("Technical Lead").select_option(label="Responder")
+    roles.locator("form", has=page.get_by_label("Technical Lead")) \
+        .get_by_role("button", name="Assign").click()
+    expect(page.locator("#incident-timeline")).to_contain_text("Technical Lead")
+
+    shown = page.locator(f"#entry-{entry.pk}")
+    shown.get_by_role("link", name="Edit").click()
+    shown.locator("textarea[name=body]").fill("Restarted the search pods; **index rebuilt**.")
+    shown.get_by_role("button", name="Save").click()
+    expect(shown.locator("strong")).to_have_text("index rebuilt")
+    expect(shown).to_contain_text("edited")
+
+    page.select_option("#id_severity_to", str(Severity.SEV2.value))
+    page.get_by_role("button", name="Change severity").click()
+    expect(page.locator("#incident-header .badges")).to_contain_text("SEV-2")
+
+    page.locator("#incident-header summary", has_text="Resolve").click()
+    page.fill("#id_resolution", "Rebuilt the search index.")
+    page.get_by_role("button", name="Resolve incident").click()
+    expect(page.locator("#incident-header .badges")).to_contain_text("Resolved")
+
+    assert page.evaluate("window.__noNavigation") is True
+    incident.refresh_from_db()
+    entry.refresh_from_db()
+    assert incident.technical_lead == responder
+    assert incident.severity == Severity.SEV2
+    assert incident.status == Status.RESOLVED
+    assert entry.body == "Restarted the search pods; **index rebuilt**."
+    assert entry.edited_by == ic
