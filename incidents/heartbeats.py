@@ -18,7 +18,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from oncall.models import hash_token, issue_token
+from oncall.models import hash_token, issue_token, reissue_token
 
 from . import ingest
 from .alert_models import Heartbeat, HeartbeatState, Integration
@@ -51,13 +51,9 @@ def create_heartbeat(*, name, integration, interval_minutes, grace_minutes=5):
     return heartbeat, token
 
 
-@transaction.atomic
 def regenerate_token(heartbeat):
     """Replace the ping token (the old URL stops working at once); returns the new one."""
-    heartbeat = Heartbeat.objects.select_for_update().get(pk=heartbeat.pk)
-    token = issue_token(heartbeat)
-    heartbeat.save(update_fields=["token_hash", "token_prefix"])
-    return token
+    return reissue_token(heartbeat)
 
 
 def heartbeat_for_token(token):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -47,6 +47,16 @@ def issue_token(row, prefix_length=8):
     token = new_token()
     row.token_hash = hash_token(token)
     row.token_prefix = token[:prefix_length]
+    return token
+
+
+@transaction.atomic
+def reissue_token(row):
+    """Replace a saved `row`'s token under its row lock (the old one stops working at
+    once); returns the new one, shown once."""
+    locked = type(row).objects.select_for_update().get(pk=row.pk)
+    token = issue_token(locked)
+    locked.save(update_fields=["token_hash", "token_prefix"])
     return token
 
 

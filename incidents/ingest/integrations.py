@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from oncall.models import hash_token, issue_token
+from oncall.models import hash_token, issue_token, reissue_token
 
 from ..models import Integration, IntegrationKind
 
@@ -34,13 +34,9 @@ def create_integration(*, name, kind, service=None, escalation_policy=None, seve
     return integration, token
 
 
-@transaction.atomic
 def regenerate_token(integration):
     """Replace the token (the old one stops working at once); returns the new one."""
-    integration = Integration.objects.select_for_update().get(pk=integration.pk)
-    token = issue_token(integration)
-    integration.save(update_fields=["token_hash", "token_prefix"])
-    return token
+    return reissue_token(integration)
 
 
 def integration_for_token(token, kind):
