@@ -103,10 +103,15 @@ def _missed_message(heartbeat, now):
 
 
 def check_heartbeats(*, now=None):
-    """Beat: raise one alert for each heartbeat newly overdue; returns how many."""
+    """Beat: raise one alert for each heartbeat newly overdue; returns how many.
+
+    A heartbeat whose integration is disabled raises nothing (as the integration
+    accepts nothing); re-enabled, a heartbeat still without a recent ping raises then.
+    """
     now = now or timezone.now()
     raised = 0
-    for candidate in Heartbeat.objects.filter(state=HeartbeatState.UP).only(
+    for candidate in Heartbeat.objects.filter(state=HeartbeatState.UP,
+                                              integration__enabled=True).only(
             "pk", "last_ping_at", "created_at", "interval_minutes", "grace_minutes"):
         if candidate.due_at() >= now:
             continue

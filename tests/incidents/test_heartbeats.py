@@ -19,6 +19,7 @@ from incidents.alert_models import (
     Heartbeat,
     HeartbeatState,
     InboundPayload,
+    Integration,
     IntegrationKind,
     PayloadOutcome,
     hash_token,
@@ -135,6 +136,22 @@ def test_the_beat_raises_a_missed_heartbeat_once(backup, default_policy, clock):
     assert second == "raised 0 missed heartbeats" and third == 0
     assert Alert.objects.get().count == 1
     assert Incident.objects.count() == 1 and Page.objects.count() == 1
+
+
+def test_a_disabled_integration_raises_nothing_until_enabled_again(
+        backup, default_policy, clock):
+    heartbeat, _ = backup
+    Integration.objects.filter(pk=heartbeat.integration_id).update(enabled=False)
+    clock.shift(timedelta(hours=2))
+
+    assert heartbeats.check_heartbeats() == 0
+    assert not Alert.objects.exists() and not InboundPayload.objects.exists()
+    heartbeat.refresh_from_db()
+    assert heartbeat.state == HeartbeatState.UP
+
+    Integration.objects.filter(pk=heartbeat.integration_id).update(enabled=True)
+    assert heartbeats.check_heartbeats() == 1
+    assert Alert.objects.get().summary == "Heartbeat Nightly backup missed"
 
 
 @pytest.mark.postgres
