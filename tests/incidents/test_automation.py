@@ -34,14 +34,7 @@ def clock():
 
 
 @pytest.fixture
-def policy(ic):
-    policy = EscalationPolicy.objects.create(name="Production Incidents", is_default=True)
-    EscalationLevel.objects.create(policy=policy, position=1, timeout_minutes=5).users.set([ic])
-    return policy
-
-
-@pytest.fixture
-def prometheus(policy):
+def prometheus(default_policy):
     integration, token = ingest.create_integration(name="Prometheus",
                                                    kind=IntegrationKind.ALERTMANAGER)
     integration.token = token
@@ -189,7 +182,7 @@ def test_a_failing_webhook_is_recorded_and_not_retried(client, prometheus, recei
     assert alert.incident.timeline.filter(body__contains="failed").exists()
 
 
-def test_a_paging_rule_pages_its_policy_once(client, prometheus, policy, ic):
+def test_a_paging_rule_pages_its_policy_once(client, prometheus, default_policy, ic):
     failover = EscalationPolicy.objects.create(name="Database on-call")
     EscalationLevel.objects.create(policy=failover, position=1, timeout_minutes=5) \
         .users.set([ic])

@@ -32,7 +32,7 @@ from incidents.alert_models import (
     PayloadOutcome,
 )
 from incidents.models import Incident
-from oncall.models import EscalationLevel, EscalationPolicy, Page
+from oncall.models import Page
 from tests.incidents.test_concurrency import run_at_once
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -53,13 +53,6 @@ def no_wake_flags():
     cache.clear()
     yield
     cache.clear()
-
-
-@pytest.fixture
-def policy(ic):
-    policy = EscalationPolicy.objects.create(name="Production Incidents", is_default=True)
-    EscalationLevel.objects.create(policy=policy, position=1, timeout_minutes=5).users.set([ic])
-    return policy
 
 
 @pytest.fixture
@@ -118,7 +111,7 @@ def post_event(body):
 # --- no contention: any database ----------------------------------------------------
 
 @pytest.mark.django_db
-def test_a_request_applies_bodies_left_pending_before_its_own_in_order(prometheus, policy):
+def test_a_request_applies_bodies_left_pending_before_its_own_in_order(prometheus, default_policy):
     integration, token = prometheus
     # Stored by a request that was answered "queued" and whose task has not run yet.
     left = ingest.store_payload(integration, am_body(("web-1", "firing")))
@@ -140,7 +133,7 @@ def test_a_request_applies_bodies_left_pending_before_its_own_in_order(prometheu
 
 @pytest.mark.django_db
 def test_the_beat_drains_bodies_left_pending_and_leaves_fresh_ones_to_their_request(
-        prometheus, datadog, policy, clock):
+        prometheus, datadog, default_policy, clock):
     integration, _ = prometheus
     stale = ingest.store_payload(integration, am_body(("web-1", "firing"), ("web-2", "firing")))
     clock.shift(timedelta(seconds=30))
@@ -170,7 +163,7 @@ def test_a_pending_body_that_no_longer_parses_is_rejected_not_lost(prometheus):
 
 
 @pytest.mark.django_db
-def test_draining_delivered_twice_applies_each_body_once(prometheus, policy):
+def test_draining_delivered_twice_applies_each_body_once(prometheus, default_policy):
     integration, _ = prometheus
     ingest.store_payload(integration, am_body(("web-1", "firing")))
 
@@ -181,7 +174,7 @@ def test_draining_delivered_twice_applies_each_body_once(prometheus, policy):
 
 
 @pytest.mark.django_db
-def test_draining_costs_about_one_query_per_new_alert(prometheus, policy,
+def test_draining_costs_about_one_query_per_new_alert(prometheus, default_policy,
                                                       django_assert_max_num_queries):
     """20 bodies of 10 new alerts of one group: one incident opened, 199 joining it
     (20 of them noted on the timeline), 20 folds; the batch reads silences, open
@@ -234,7 +227,7 @@ def lock_held(integration):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_request_finding_the_lock_taken_answers_queued_at_once_and_the_task_applies_it(
-        prometheus, policy, published):
+        prometheus, default_policy, published):
     integration, token = prometheus
 
     with lock_held(integration):
@@ -268,7 +261,7 @@ def test_a_request_finding_the_lock_taken_answers_queued_at_once_and_the_task_ap
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_queued_event_without_dedup_key_gets_the_key_it_was_answered_with(
-        datadog, policy, published):
+        datadog, default_policy, published):
     integration, token = datadog
 
     with lock_held(integration):
@@ -285,7 +278,7 @@ def test_a_queued_event_without_dedup_key_gets_the_key_it_was_answered_with(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_trigger_queued_behind_the_lock_is_applied_before_a_later_resolve(
-        datadog, policy, published):
+        datadog, default_policy, published):
     integration, token = datadog
 
     with lock_held(integration):
@@ -327,7 +320,7 @@ def poisoned_key():
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_body_that_raises_mid_batch_is_marked_failed_and_the_others_are_applied(
-        datadog, policy, published, poisoned_key):
+        datadog, default_policy, published, poisoned_key):
     integration, token = datadog
     with lock_held(integration):
         for key in ("before", poisoned_key, "after"):
@@ -346,7 +339,7 @@ def test_a_body_that_raises_mid_batch_is_marked_failed_and_the_others_are_applie
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_own_body_failing_answers_500_and_is_kept_failed(datadog, policy, poisoned_key):
+def test_the_own_body_failing_answers_500_and_is_kept_failed(datadog, default_policy, poisoned_key):
     _, token = datadog
 
     response = post_event(event(token, key=poisoned_key))
@@ -359,7 +352,7 @@ def test_the_own_body_failing_answers_500_and_is_kept_failed(datadog, policy, po
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_storm_leaves_one_alert_one_incident_and_nothing_pending(prometheus, policy,
+def test_a_storm_leaves_one_alert_one_incident_and_nothing_pending(prometheus, default_policy,
                                                                    published):
     integration, token = prometheus
     body = am_body(("web-1", "firing"))
