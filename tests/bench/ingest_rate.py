@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -43,6 +42,7 @@ from tests.bench.paging_latency import (
     bench_env,
     check_redis,
     ensure_database,
+    free_port,
     log,
     machine_facts,
     migrate,
@@ -66,12 +66,6 @@ HEALTHZ_PER_CLIENT = 250
 SETTLE_TIMEOUT = 60  # after the last answer, how long bodies may take to be applied
 RATE_BAR = 200.0
 ROUNDS = (1, 10)  # alerts per webhook body: one by one, then as Alertmanager groups them
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _alert(run_id, sender, n):

@@ -32,6 +32,7 @@ from tests.bench.paging_latency import (
     ROOT,
     SetupError,
     ensure_database,
+    free_port,
     log,
     machine_facts,
     migrate,
@@ -197,14 +198,6 @@ def run():
     save("pages", headline(paths, results, counts))
     print(report, flush=True)
     log(f"report written to {REPORT.relative_to(ROOT)}")
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _has_bar(label, path):

@@ -69,6 +69,13 @@ def log(text):
     print(f"[bench] {text}", flush=True)
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 free right now (for gunicorn or a receiver)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def wait_until(predicate, seconds, interval=0.05):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
