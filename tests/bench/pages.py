@@ -165,11 +165,13 @@ def run():
     import django
 
     django.setup()
+    from incidents.views import TIMELINE_RECENT
+
     incident = prepare(env)
     cookie, user = session_cookie()
     paths = {"/healthz": "/healthz", "dashboard": "/",
              "incident list (SEV-1/2, sorted)": LIST_QUERY,
-             f"incident with {LONG_TIMELINE} entries (latest 100 shown)":
+             f"incident with {LONG_TIMELINE} entries (latest {TIMELINE_RECENT} shown)":
                  incident.get_absolute_url(),
              "metrics": "/reports/metrics/",
              f"same incident, all {LONG_TIMELINE} entries shown": ALL_ENTRIES.format(
