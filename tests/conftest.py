@@ -6,28 +6,51 @@ with its reason. Under CI (CI=true) any skip fails the run: CI has everything.
 
 import os
 import shutil
+from datetime import datetime
 
 import pytest
+import time_machine
 from django.contrib.auth.models import Group
 from django.db import connection
 
+from mindweave_ir.syslibs import pdf_problem
 from oncall.roles import Role
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium")
 
 
-def weasyprint_missing():
-    """Why WeasyPrint cannot render here (it needs the system's Pango), or ''."""
-    try:
-        import weasyprint  # noqa: F401
-    except OSError as exc:
-        return f"needs Pango for WeasyPrint: apt-get install libpango-1.0-0 ({exc})"
-    return ""
+# `make test-clock` runs the suite with the whole process's clock started at an awkward
+# instant (a Sunday night, a DST change, a year end, a leap day) and ticking from there:
+# MINDWEAVE_TEST_CLOCK=2027-03-14T06:50:00Z. Tests that move time themselves
+# (time_machine.travel) nest inside it. Chromium keeps the real clock, so the browser
+# tests are left out of those runs and must not depend on the date anyway.
+TEST_CLOCK = os.environ.get("MINDWEAVE_TEST_CLOCK", "")
+
+
+def pytest_configure(config):
+    if TEST_CLOCK:
+        start = datetime.fromisoformat(TEST_CLOCK.replace("Z", "+00:00"))
+        if start.tzinfo is None:
+            raise pytest.UsageError("MINDWEAVE_TEST_CLOCK needs a zone, e.g. 2027-12-31T23:50Z")
+        config._mindweave_clock = time_machine.travel(start, tick=True)
+        config._mindweave_clock.start()
+
+
+def pytest_unconfigure(config):
+    clock = getattr(config, "_mindweave_clock", None)
+    if clock is not None:
+        clock.stop()
+
+
+def pytest_report_header(config):
+    if TEST_CLOCK:
+        return f"clock: started at {TEST_CLOCK} (MINDWEAVE_TEST_CLOCK), ticking"
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = connection.vendor == "postgresql"
-    no_pdf = weasyprint_missing() if any("pdf" in i.keywords for i in items) else ""
+    no_pdf = pdf_problem() if any("pdf" in i.keywords for i in items) else ""
     for item in items:
         if "pdf" in item.keywords and no_pdf:
             item.add_marker(pytest.mark.skip(reason=no_pdf))

@@ -54,10 +54,12 @@ def test_an_override_added_on_the_schedule_page_shows_on_the_calendar(page, resp
     ScheduleMember.objects.create(schedule=schedule, user=ic, position=0)
     ScheduleMember.objects.create(schedule=schedule, user=responder, position=1)
     log_in(page, "responder", "Active incidents")
-    page.goto(f"/oncall/schedules/{schedule.pk}/")
+    # Tomorrow may be in next week's grid (on a Sunday it is): show the week holding it,
+    # as the user would with "Next ›".
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    page.goto(f"/oncall/schedules/{schedule.pk}/?view=week&start={tomorrow:%Y-%m-%d}")
     page.evaluate("window.__noNavigation = true")
 
-    tomorrow = timezone.localdate() + timedelta(days=1)
     page.select_option("#id_user", value=str(responder.pk))
     page.fill("#id_start", f"{tomorrow:%Y-%m-%d}T10:00")
     page.fill("#id_end", f"{tomorrow:%Y-%m-%d}T14:00")
