@@ -3,11 +3,13 @@
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from .celery import app as celery_app
+from .syslibs import pdf_problem
 
 
 @login_not_required
@@ -36,7 +38,11 @@ CHECKS = {"database": _check_database, "broker": _check_broker}
 @require_safe
 @never_cache
 def readyz(request):
-    """Database and broker reachable: 200; otherwise 503 naming what failed."""
+    """Database and broker reachable: 200; otherwise 503 naming what failed.
+
+    PDF export is reported beside them but does not make the site unready: without
+    Pango every page but the PDFs works, and the entry says what to install.
+    """
     results = {}
     for name, check in CHECKS.items():
         try:
@@ -46,7 +52,16 @@ def readyz(request):
         else:
             results[name] = "ok"
     ready = all(value == "ok" for value in results.values())
-    return JsonResponse({"ready": ready, **results}, status=200 if ready else 503)
+    problem = pdf_problem()
+    pdf = f"unavailable: {problem}" if problem else "ok"
+    return JsonResponse({"ready": ready, **results, "pdf": pdf}, status=200 if ready else 503)
+
+
+@login_not_required
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links; send them to ours."""
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 def _error_page(request, status, title, message):

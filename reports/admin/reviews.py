@@ -26,6 +26,7 @@ from ..models import (
     PreventionMeasure,
     Why,
 )
+from ..pdf import PDFUnavailable, render_pir_pdf
 from .common import (
     EDITABLE_FIELDS,
     HTTPS_LINKS,
@@ -413,23 +414,25 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
 
     @admin.action(description="Export selected reviews as PDF")
     def export_pdf(self, request, queryset):
-        from reports.pdf import render_pir_pdf
-
         pirs = list(queryset.select_related("incident").order_by("incident__ref"))
         if len(pirs) > MAX_PDF_EXPORT:
             self.message_user(request, f"Select at most {MAX_PDF_EXPORT} reviews to export.",
                               messages.ERROR)
             return None
-        if len(pirs) == 1:
-            response = HttpResponse(render_pir_pdf(pirs[0]), content_type="application/pdf")
-            filename = f"{pirs[0].incident.ref}-pir.pdf"
-        else:
-            buffer = io.BytesIO()
-            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-                for pir in pirs:
-                    archive.writestr(f"{pir.incident.ref}-pir.pdf", render_pir_pdf(pir))
-            response = HttpResponse(buffer.getvalue(), content_type="application/zip")
-            filename = f"pir-export-{timezone.localdate():%Y-%m-%d}.zip"
+        try:
+            if len(pirs) == 1:
+                response = HttpResponse(render_pir_pdf(pirs[0]), content_type="application/pdf")
+                filename = f"{pirs[0].incident.ref}-pir.pdf"
+            else:
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                    for pir in pirs:
+                        archive.writestr(f"{pir.incident.ref}-pir.pdf", render_pir_pdf(pir))
+                response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+                filename = f"pir-export-{timezone.localdate():%Y-%m-%d}.zip"
+        except PDFUnavailable as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
 

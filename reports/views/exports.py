@@ -5,20 +5,31 @@ the incident's id, e.g. `INC-2026-0042-pir.pdf`.
 """
 
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from incidents.models import Incident
 
 from ..incident_report import incident_report_markdown
 from ..models import PostIncidentReview
-from ..pdf import render_pir_pdf
+from ..pdf import PDFUnavailable, render_pir_pdf
 
 
 def attachment(content, content_type, filename):
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def pdf_attachment(request, make_pdf, filename):
+    """`make_pdf()` as a PDF download, or (no Pango here) a page saying what to install."""
+    try:
+        content = make_pdf()
+    except PDFUnavailable as exc:
+        return render(request, "errors/page.html", {
+            "title": "PDF export is not available on this server", "message": str(exc),
+        }, status=503)
+    return attachment(content, "application/pdf", filename)
 
 
 @require_GET
@@ -29,7 +40,7 @@ def pir_pdf(request, ref):
             "incident", "incident__commander", "approved_by"),
         incident__ref=ref.upper(),
     )
-    return attachment(render_pir_pdf(pir), "application/pdf", f"{pir.incident.ref}-pir.pdf")
+    return pdf_attachment(request, lambda: render_pir_pdf(pir), f"{pir.incident.ref}-pir.pdf")
 
 
 @require_GET

@@ -30,7 +30,7 @@ from ..handoffs import services, shifts
 from ..models import Handoff, HandoffState, ShiftCheck, ShiftPhase
 from ..pdf import render_handoff_pdf
 from ..tables import HandoffTable
-from .exports import attachment
+from .exports import pdf_attachment
 
 DETAIL = "reports/handoff_detail.html"
 INDEX = "reports/handoff_index.html"
@@ -224,5 +224,6 @@ def handoff_acknowledge(request, pk):
 def handoff_pdf(request, pk):
     handoff = _handoff(pk)
     filename = f"handoff-{handoff.schedule_name}-{handoff.shift_end:%Y-%m-%d}.pdf"
-    return attachment(render_handoff_pdf(handoff, services.live_activity(handoff)),
-                      "application/pdf", filename.replace(" ", "-").replace('"', ""))
+    return pdf_attachment(
+        request, lambda: render_handoff_pdf(handoff, services.live_activity(handoff)),
+        filename.replace(" ", "-").replace('"', ""))

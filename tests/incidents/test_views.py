@@ -143,7 +143,7 @@ def test_healthz_is_open_and_says_ok(client, db):
 def test_readyz_is_open_and_reports_database_and_broker_ok(client, db):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"ready": True, "database": "ok", "broker": "ok"}
+    assert response.json() == {"ready": True, "database": "ok", "broker": "ok", "pdf": "ok"}
 
 
 # --- Declare wizard --------------------------------------------------------------------

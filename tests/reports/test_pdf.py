@@ -13,17 +13,22 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
-from weasyprint import HTML
 
 from incidents import services as incident_services
 from incidents.models import ChecklistPhase, Severity, TimelineEntry, TimelineKind
 from mindweave_ir.markup import render_markdown
-from reports import pdf as pdf_module
+from reports import pdf as reports_pdf
 from reports import services
 from reports.models import PostIncidentReview
-from reports.pdf import FONTS_DIR, FontsOnlyFetcher, RefusedURL, html_to_pdf, render_pir_pdf
+from reports.pdf import html_to_pdf, render_pir_pdf
 
 pytestmark = [pytest.mark.django_db, pytest.mark.pdf]
+
+
+@pytest.fixture
+def engine():
+    """The WeasyPrint half of reports.pdf (imported on first use, like the app does)."""
+    return reports_pdf.load_engine()
 
 TITLE = "Checkout API returning 500s"
 
@@ -241,19 +246,20 @@ def test_malicious_markdown_renders_without_any_fetch(pir, ic, receiver):
     assert not PdfReader(io.BytesIO(pdf)).attachments
 
 
-def test_fetcher_refuses_everything_but_our_font_files():
-    fetcher = FontsOnlyFetcher()
-    font = (FONTS_DIR / "DejaVuSans.ttf").resolve()
+def test_fetcher_refuses_everything_but_our_font_files(engine):
+    fetcher = engine.FontsOnlyFetcher()
+    font = (engine.FONTS_DIR / "DejaVuSans.ttf").resolve()
 
     response = fetcher(font.as_uri())
     assert response.read()[:4] == b"\x00\x01\x00\x00"  # a TrueType file
     for url in ("http://127.0.0.1:9/x.png", "https://example.com/x.css",
                 "file:///etc/passwd", "data:text/css,body{color:red}",
                 "data:image/png;base64,iVBORw0KGgo=", "ftp://127.0.0.1/x",
-                font.as_uri() + "?x=1", (FONTS_DIR / "LICENSE-DejaVu.txt").resolve().as_uri(),
-                (FONTS_DIR / ".." / ".." / "manage.py").as_uri(),
+                font.as_uri() + "?x=1",
+                (engine.FONTS_DIR / "LICENSE-DejaVu.txt").resolve().as_uri(),
+                (engine.FONTS_DIR / ".." / ".." / "manage.py").as_uri(),
                 "file://evil.example/" + str(font).lstrip("/")):
-        with pytest.raises(RefusedURL):
+        with pytest.raises(engine.RefusedURL):
             fetcher(url)
 
 
@@ -275,11 +281,13 @@ def test_unsanitised_html_with_every_kind_of_url_fetches_nothing(receiver):
     assert receiver.requests == []
     assert "root:x:0:0" not in "\n".join(pages_text(pdf))
     assert not PdfReader(io.BytesIO(pdf)).attachments
+    from weasyprint import HTML  # only here: this module must import without Pango
+
     HTML(string=html).write_pdf()  # WeasyPrint's own fetcher, for contrast
     assert receiver.requests
 
 
-def test_reused_print_sheet_gives_each_review_its_own_content(ic, responder):
+def test_reused_print_sheet_gives_each_review_its_own_content(engine, ic, responder):
     """The font configuration and print CSS are kept between renders (per thread);
     nothing of one review may leak into the next."""
     first = review_of(resolve(declare(ic, title="Search cluster down"), ic))
@@ -290,20 +298,20 @@ def test_reused_print_sheet_gives_each_review_its_own_content(ic, responder):
                              due_date=date.today(), by=ic)
 
     text_one = "\n".join(pages_text(render_pir_pdf(review_of(first.incident))))
-    sheet = pdf_module._print_sheet()
+    sheet = engine._print_sheet()
     text_two = "\n".join(pages_text(render_pir_pdf(review_of(second.incident))))
 
-    assert pdf_module._print_sheet() is sheet  # really reused
+    assert engine._print_sheet() is sheet  # really reused
     assert "Search cluster down" in text_one and "Shard the search index" in text_one
     assert "Login page blank" not in text_one and "Pin the auth library" not in text_one
     assert "Login page blank" in text_two and "Pin the auth library" in text_two
     assert "Search cluster down" not in text_two and "Shard the search index" not in text_two
 
 
-def test_reused_print_sheet_still_fetches_nothing_named_by_user_content(pir, ic, receiver):
+def test_reused_print_sheet_still_fetches_nothing_named_by_user_content(engine, pir, ic, receiver):
     port = receiver.server_address[1]
     render_pir_pdf(pir)  # the sheet is built and cached
-    local = f"file://{(FONTS_DIR / '..' / '..' / 'manage.py').resolve()}"
+    local = f"file://{(engine.FONTS_DIR / '..' / '..' / 'manage.py').resolve()}"
     for n in range(2):  # both renders use the cached sheet
         pir = review_of(pir.incident)
         services.update_section(pir, section="root_cause", by=ic, expected_version=pir.version,
@@ -314,28 +322,28 @@ def test_reused_print_sheet_still_fetches_nothing_named_by_user_content(pir, ic,
         assert f"run {n}" in "\n".join(pages_text(pdf))
 
 
-def test_a_document_that_loads_a_font_itself_does_not_keep_it_in_the_cached_sheet():
+def test_a_document_that_loads_a_font_itself_does_not_keep_it_in_the_cached_sheet(engine):
     """A font face from the document's own CSS goes into the shared font configuration;
     the sheet is then dropped, so the next render starts from print.css alone."""
-    sheet = pdf_module._print_sheet()
-    font = (FONTS_DIR / "DejaVuSansMono.ttf").resolve().as_uri()
+    sheet = engine._print_sheet()
+    font = (engine.FONTS_DIR / "DejaVuSansMono.ttf").resolve().as_uri()
 
     html_to_pdf(f"<style>@font-face {{ font-family: 'MW Sans'; src: url({font}) }}</style>"
                 "<p>Hello</p>")
 
-    assert pdf_module._print_sheet() is not sheet
-    after = pdf_module._print_sheet()
+    assert engine._print_sheet() is not sheet
+    after = engine._print_sheet()
     html_to_pdf("<p>Hello</p>")
-    assert pdf_module._print_sheet() is after  # plain documents keep it
+    assert engine._print_sheet() is after  # plain documents keep it
 
 
-def test_each_thread_builds_its_own_print_sheet():
+def test_each_thread_builds_its_own_print_sheet(engine):
     sheets = []
-    thread = threading.Thread(target=lambda: sheets.append(pdf_module._print_sheet()))
+    thread = threading.Thread(target=lambda: sheets.append(engine._print_sheet()))
     thread.start()
     thread.join()
 
-    assert sheets[0] is not pdf_module._print_sheet()
+    assert sheets[0] is not engine._print_sheet()
 
 
 # --- the download ----------------------------------------------------------------------------
@@ -386,5 +394,5 @@ def test_pdf_download_queries_do_not_grow_with_rows(client, viewer, long_pir,
     assert response.status_code == 200
 
 
-def test_font_license_ships_with_the_fonts():
-    assert Path(FONTS_DIR, "LICENSE-DejaVu.txt").read_text().count("Bitstream") >= 1
+def test_font_license_ships_with_the_fonts(engine):
+    assert Path(engine.FONTS_DIR, "LICENSE-DejaVu.txt").read_text().count("Bitstream") >= 1

@@ -1,7 +1,8 @@
-"""A post-incident review as a printable PDF (handbook §3.5), rendered by WeasyPrint.
+"""HTML to PDF with WeasyPrint: the half of `reports.pdf` that needs Pango.
 
-The HTML comes from `templates/reports/pdf/pir.html`, the print CSS from
-`static/css/print.css` (read from disk, never over the network). The review holds
+Imported only when a PDF is rendered (`reports.pdf.load_engine()`), so a machine
+without WeasyPrint's system libraries serves every page but the PDFs. The print CSS comes
+from `static/css/print.css` (read from disk, never over the network). The review holds
 user-written text, so the renderer gets a URL fetcher that refuses every URL but
 our own font files (DESIGN.md: "The PDF renderer must not fetch remote or local
 files named by user content"). The Markdown sanitizer already drops images,
@@ -9,31 +10,21 @@ stylesheets and style attributes; the fetcher is the second wall, in case
 something slips past the first.
 """
 
-import contextlib
-import gc
 import logging
-import re
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from django.conf import settings
-from django.template.loader import render_to_string
-from django.utils import timezone
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from incidents.models import Severity
-from mindweave_ir.markup import render_markdown
-
-from .incident_report import hhmm
+from .fewer_gc import fewer_collections
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE = "reports/pdf/pir.html"
-HANDOFF_TEMPLATE = "reports/pdf/handoff.html"
 STATIC_DIR = Path(settings.BASE_DIR) / "static"
 PRINT_CSS = STATIC_DIR / "css" / "print.css"
 FONTS_DIR = STATIC_DIR / "fonts"
@@ -77,38 +68,6 @@ class FontsOnlyFetcher(URLFetcher):
             return None
         path = Path(url2pathname(parts.path)).resolve()
         return path if path in self._fonts else None
-
-
-# Young-generation size while rendering (Python's default is 700).
-RENDER_GC_THRESHOLD = 100_000
-_gc_lock = threading.Lock()
-_gc_renders = 0
-_gc_saved = None
-
-
-@contextlib.contextmanager
-def _fewer_collections():
-    """Run the garbage collector less often while a PDF renders.
-
-    WeasyPrint allocates a few million short-lived objects for a long review; with
-    the default thresholds the collector runs thousands of times and keeps walking
-    Django's large heap, a third of the render time in tests/bench/pdf_render.py.
-    The thresholds are process-wide, so concurrent renders share one raise: the
-    first to start raises them, the last to finish restores them (nesting is fine).
-    """
-    global _gc_renders, _gc_saved
-    with _gc_lock:
-        if _gc_renders == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(RENDER_GC_THRESHOLD, *_gc_saved[1:])
-        _gc_renders += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_renders -= 1
-            if _gc_renders == 0:
-                gc.set_threshold(*_gc_saved)
 
 
 class _ServingFetcher(FontsOnlyFetcher):
@@ -160,7 +119,7 @@ def html_to_pdf(html):
     fetcher = _ServingFetcher()
     done = False
     try:
-        with _fewer_collections():
+        with fewer_collections():
             # No base URL: a relative URL in user content resolves to nothing.
             document = HTML(string=html, base_url=None, url_fetcher=fetcher)
             pdf = document.write_pdf(stylesheets=[stylesheet], font_config=font_config)
@@ -169,72 +128,3 @@ def html_to_pdf(html):
     finally:
         if fetcher.served or not done:
             _forget_print_sheet()
-
-
-_ONE_PARAGRAPH = re.compile(r"<p>((?:(?!</?p[ >]).)*)</p>", re.S)
-
-
-def _cell_html(body_html):
-    """An entry's HTML for a table cell: a lone paragraph loses its <p>.
-
-    Most entries are one paragraph; its last-child margin is zero in a cell anyway,
-    so it prints the same, and WeasyPrint lays out one block box less per row.
-    """
-    match = _ONE_PARAGRAPH.fullmatch(body_html.strip())
-    return match.group(1) if match else body_html
-
-
-def _timeline(pir):
-    """The chosen key entries, or (none chosen) the whole visible timeline."""
-    chosen = list(pir.key_entries.filter(deleted_at__isnull=True).select_related("author")
-                  .order_by("occurred_at", "id"))
-    if chosen:
-        return chosen, True
-    entries = (pir.incident.timeline.filter(deleted_at__isnull=True).select_related("author")
-               .order_by("occurred_at", "id"))
-    return list(entries), False
-
-
-def pir_context(pir, *, now=None):
-    """Everything the template shows, loaded in a fixed number of queries."""
-    incident = pir.incident
-    entries, chosen = _timeline(pir)
-    factors = list(pir.factors.all())
-    return {
-        "pir": pir,
-        "incident": incident,
-        "severity_description": Severity(incident.severity).description,
-        "duration": hhmm(incident.duration(now)),
-        "services": [s.name for s in incident.services.all()],
-        "impact_html": render_markdown(pir.impact),
-        "what_happened_html": render_markdown(pir.what_happened),
-        "why_it_happened_html": render_markdown(pir.why_it_happened),
-        "went_well_html": render_markdown(pir.went_well),
-        "could_improve_html": render_markdown(pir.could_improve),
-        "milestones": pir.milestones(),
-        "entries": entries,
-        "rows": [(entry, _cell_html(entry.body_html)) for entry in entries],
-        "entries_chosen": chosen,
-        "whys": list(pir.whys.all()),
-        "factors": [f for f in factors if f.contributed],
-        "other_factors": [f.get_category_display() for f in factors if not f.contributed],
-        "action_items": list(pir.action_items.select_related("owner")),
-        "prevention": list(pir.prevention.all()),
-        "generated_at": now or timezone.now(),
-    }
-
-
-def render_pir_pdf(pir):
-    """The review as PDF bytes; every time in it is UTC and says so."""
-    # Loading and templating 200 entries allocate enough to trigger collections too.
-    with _fewer_collections(), timezone.override("UTC"):
-        html = render_to_string(TEMPLATE, pir_context(pir))
-        return html_to_pdf(html)
-
-
-def render_handoff_pdf(handoff, activity):
-    """A handoff (shift summary, unresolved issues, the shift's activity) as PDF bytes."""
-    with _fewer_collections(), timezone.override("UTC"):
-        html = render_to_string(HANDOFF_TEMPLATE, {"handoff": handoff, "activity": activity,
-                                                   "generated_at": timezone.now()})
-    return html_to_pdf(html)
