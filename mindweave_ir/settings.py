@@ -1,8 +1,9 @@
 """Settings for MindWeave IR, read from the environment (see .env.example).
 
 With no environment at all the project runs embedded: SQLite and a filesystem
-broker under var/. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis.
-DEBUG is off unless asked for, and without DEBUG a SECRET_KEY is required.
+broker under var/. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis. The
+local demo's `.env` (written by `make install`) is read when present; the real
+environment wins over it. DEBUG is off unless asked for, and without DEBUG a SECRET_KEY is required.
 """
 
 import os
@@ -11,8 +12,16 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The local demo's file (mindweave_ir/localenv.py), when present; the real environment
+# wins over it. MINDWEAVE_ENV_FILE names another file, or (empty) none at all.
+ENV_FILE = os.environ.get("MINDWEAVE_ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    load_dotenv(ENV_FILE, override=False)
+
 VAR_DIR = Path(os.environ.get("MINDWEAVE_VAR_DIR", BASE_DIR / "var"))
 
 
