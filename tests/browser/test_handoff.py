@@ -4,6 +4,7 @@ hands off; the incoming on-call acknowledges from the dashboard."""
 import importlib
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -35,9 +36,15 @@ def ensure_checklist_template():
 
 def test_outgoing_hands_off_and_incoming_acknowledges_from_dashboard(page, ic, responder):
     ensure_checklist_template()
+    # Hand off half a day from now, so the test never runs across a handoff instant
+    # (nor inside the draft's lead time before one), whatever the hour.
+    handoff_at = timezone.localtime(timezone.now() + timedelta(hours=12),
+                                    ZoneInfo("America/New_York"))
     schedule = Schedule.objects.create(name="Primary On-Call", timezone="America/New_York",
                                        starts_on=timezone.localdate() - timedelta(days=7),
-                                       rotation_kind="daily")
+                                       rotation_kind="daily",
+                                       handoff_time=handoff_at.time().replace(
+                                           minute=0, second=0, microsecond=0))
     ScheduleMember.objects.create(schedule=schedule, user=ic, position=0)
     ScheduleMember.objects.create(schedule=schedule, user=responder, position=1)
     # A daily rotation of two: whoever is on now hands off to the other.
