@@ -1,5 +1,5 @@
 # MindWeave IR. `make run` and `make test` need only Python (3.11, 3.12 or 3.13).
-SUPPORTED_PYTHONS := 3.11 3.12 3.13
+SUPPORTED_PYTHONS := 3.11, 3.12 or 3.13
 # The first of python3, python3.13, python3.12, python3.11 that is a supported version
 # (`make PYTHON=/path/to/python3.12 ...` chooses one).
 PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
