@@ -1,7 +1,7 @@
 """Forms for the post-incident review page: one per section, action items, workflow.
 
 A section form knows its initial values (`initial_for`) and how to save itself
-through reports.services (`save`); the services check permission, state and the
+through reports.services.pir (`save`); the services check permission, state and the
 hidden `version`, so a form never writes to a model directly.
 """
 
@@ -14,7 +14,6 @@ from django.db import models
 from incidents.forms import UserChoiceField
 from mindweave_ir.templatetags.mw import when
 
-from . import services
 from .models import (
     ActionKind,
     ActionStatus,
@@ -22,6 +21,7 @@ from .models import (
     Priority,
     RootCauseCategory,
 )
+from .services import pir as services
 
 
 def _text(rows, placeholder=""):

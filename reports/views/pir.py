@@ -1,6 +1,6 @@
 """The post-incident review page (handbook §3.5) and its HTMX fragments.
 
-Thin, like the incident views: load, check the form, call reports.services, render.
+Thin, like the incident views: load, check the form, call reports.services.pir, render.
 Each section is a partial of reports/pir_detail.html named like the DOM id it
 replaces (`pir-root-cause`); an HTMX request (not boosted) gets only that fragment,
 with the audit trail swapped out of band after a change. Refusals are 4xx with the
@@ -22,7 +22,6 @@ from incidents.models import Incident, TimelineEntry
 from mindweave_ir.htmx import is_fragment
 from mindweave_ir.markup import render_markdown
 
-from .. import services
 from ..forms import (
     SECTION_FORMS,
     ActionItemForm,
@@ -31,6 +30,7 @@ from ..forms import (
     WorkflowForm,
 )
 from ..models import ActionItem, ActionStatus, PIRChange, PIRState, PostIncidentReview
+from ..services import pir as services
 
 DETAIL = "reports/pir_detail.html"
 HEADER, ITEMS, CHANGES = "pir-header", "pir-action-items", "pir-changes"

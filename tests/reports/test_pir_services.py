@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from incidents import services as incident_services
 from incidents.models import Status
 from oncall.roles import Role
-from reports import services
 from reports.models import (
     ActionItem,
     ActionStatus,
@@ -20,6 +19,7 @@ from reports.models import (
     PostIncidentReview,
     RootCauseCategory,
 )
+from reports.services import pir as services
 from tests.conftest import make_user
 from tests.reports.factories import resolved_incident
 

@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 
 from oncall.roles import ManagerAdminMixin, ReadOnlyTabularInline
 
-from .. import services
 from ..models import (
     ActionItem,
     ActionStatus,
@@ -26,6 +25,7 @@ from ..models import (
     PreventionMeasure,
     Why,
 )
+from ..services import pir as services
 from .common import (
     EDITABLE_FIELDS,
     HTTPS_LINKS,
