@@ -87,8 +87,7 @@ def _context(request, pir, **overrides):
         "status_choices": ActionStatus.choices,
         "editing": None,
     }
-    context.update(overrides)
-    return context
+    return context | overrides
 
 
 def _respond(request, pir, partial, *, status=200, changed=False, **context):
@@ -165,7 +164,7 @@ def pir_section(request, ref, section):
     if not form.is_valid():
         return _respond(request, pir, partial, status=400, editing=section, form=form)
     try:
-        form.save(pir, by=request.user)
+        form.apply(pir, by=request.user)
     except services.StaleEdit as exc:
         # Keep the writer's text, armed with the current version: saving again is a
         # deliberate choice made after reading what is saved now (shown beside it).
