@@ -1,7 +1,7 @@
 """Forms for the post-incident review page: one per section, action items, workflow.
 
 A section form knows its initial values (`initial_for`) and how to save itself
-through reports.services (`save`); the services check permission, state and the
+through reports.services.pir (`apply`); the services check permission, state and the
 hidden `version`, so a form never writes to a model directly.
 """
 
@@ -14,7 +14,6 @@ from django.db import models
 from incidents.forms import UserChoiceField
 from mindweave_ir.templatetags.mw import when
 
-from . import services
 from .models import (
     ActionKind,
     ActionStatus,
@@ -22,6 +21,7 @@ from .models import (
     Priority,
     RootCauseCategory,
 )
+from .services import pir as services
 
 
 def _text(rows, placeholder=""):
@@ -47,7 +47,7 @@ class SectionForm(forms.Form):
     def initial_for(cls, pir):
         return {"version": pir.version}
 
-    def save(self, pir, *, by):
+    def apply(self, pir, *, by):
         raise NotImplementedError
 
 
@@ -57,10 +57,10 @@ class FieldsSectionForm(SectionForm):
     @classmethod
     def initial_for(cls, pir):
         initial = super().initial_for(pir)
-        initial.update({name: getattr(pir, name) for name in services.SECTIONS[cls.section]})
+        initial |= {name: getattr(pir, name) for name in services.SECTIONS[cls.section]}
         return initial
 
-    def save(self, pir, *, by):
+    def apply(self, pir, *, by):
         data = {name: self.cleaned_data[name] for name in services.SECTIONS[self.section]}
         return services.update_section(pir, section=self.section, data=data,
                                        expected_version=self.cleaned_data["version"], by=by)
@@ -115,10 +115,10 @@ class WhysForm(SectionForm):
     @classmethod
     def initial_for(cls, pir):
         initial = super().initial_for(pir)
-        initial.update({f"why_{w.position}": w.answer for w in pir.whys.all()})
+        initial |= {f"why_{w.position}": w.answer for w in pir.whys.all()}
         return initial
 
-    def save(self, pir, *, by):
+    def apply(self, pir, *, by):
         answers = [self.cleaned_data[f"why_{n}"] for n in range(1, WHY_COUNT + 1)]
         return services.set_whys(pir, answers=answers,
                                  expected_version=self.cleaned_data["version"], by=by)
@@ -146,7 +146,7 @@ class FactorsForm(SectionForm):
             initial[f"{factor.category}_note"] = factor.note
         return initial
 
-    def save(self, pir, *, by):
+    def apply(self, pir, *, by):
         factors = {c.value: (self.cleaned_data[c.value],
                              self.cleaned_data[f"{c.value}_note"].strip())
                    for c in FactorCategory}
@@ -181,7 +181,7 @@ class KeyEntriesForm(SectionForm):
         initial["entries"] = [entry.pk for entry in pir.key_entries.all()]
         return initial
 
-    def save(self, pir, *, by):
+    def apply(self, pir, *, by):
         return services.set_key_entries(pir, entry_ids=[e.pk for e in self.cleaned_data["entries"]],
                                         expected_version=self.cleaned_data["version"], by=by)
 
@@ -229,7 +229,7 @@ class PreventionForm(SectionForm):
                 f"{len(too_long[0])}: “{too_long[0][:40]}…”")
         return measures
 
-    def save(self, pir, *, by):
+    def apply(self, pir, *, by):
         return services.set_prevention(pir, measures=self.cleaned_data["measures"],
                                        expected_version=self.cleaned_data["version"], by=by)
 

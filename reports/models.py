@@ -1,9 +1,9 @@
 """Post-incident reviews (handbook §3.5, §7.1) and weekly on-call handoffs (§2.2, §2.3).
 
 One PIR per resolved incident, due 5 business days after resolution. Writes go
-through reports/services.py, which audits every change (PIRChange) and refuses
+through reports/services/pir.py, which audits every change (PIRChange) and refuses
 stale edits through `version`. Handoffs (one per schedule and shift) are written
-through reports/handoffs/services.py.
+through reports/services/handoffs.py.
 """
 
 from django.conf import settings

@@ -1,9 +1,8 @@
-"""Thin Celery wrappers around reports' pure work. Safe to run twice."""
+"""Thin Celery wrappers around reports' reminders. Safe to run twice."""
 
 from celery import shared_task
 
 from . import reminders
-from .handoffs import reminders as handoff_reminders
 
 
 @shared_task(acks_late=True)
@@ -15,5 +14,5 @@ def send_reminders():
 @shared_task(acks_late=True)
 def handoff_tick():
     """Beat, every minute: handoff drafts before shifts end, and their reminders."""
-    drafts, unacknowledged = handoff_reminders.run()
+    drafts, unacknowledged = reminders.handoff_tick()
     return f"prepare reminders {drafts}, acknowledgement reminders {unacknowledged}"

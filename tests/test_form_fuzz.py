@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from incidents.models import Incident, Status
 from oncall.models import Schedule
 from reports.demo import seed
-from reports.handoffs import services as handoffs
 from reports.models import Handoff, PostIncidentReview
+from reports.services import handoffs
 
 pytestmark = pytest.mark.django_db
 

@@ -48,9 +48,9 @@ from oncall.models import (
     Schedule,
 )
 from oncall.roles import Role
-from reports import services as pir_services
-from reports.handoffs import services as handoff_services
 from reports.models import ActionItem, PostIncidentReview
+from reports.services import handoffs as handoff_services
+from reports.services import pir as pir_services
 from tests.conftest import make_user
 from tests.incidents.factories import ServiceFactory, declare, note
 from tests.oncall.factories import ScheduleFactory

@@ -12,13 +12,13 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.text import Truncator
 
-from .. import services
 from ..models import (
     CLOSED_ACTION_STATUSES,
     ActionItem,
     PIRState,
     PostIncidentReview,
 )
+from ..services import pir as services
 
 DUE_SOON = timedelta(days=2)  # a review due within this is "due soon"
 ACTION_DUE_SOON = timedelta(days=7)

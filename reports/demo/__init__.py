@@ -1,4 +1,7 @@
-"""Demo users, services and incidents, for `manage.py seed_demo`.
+"""The demo seeder: demo users, services and incidents for `manage.py seed_demo`
+(reports/management/commands/seed_demo.py), its only caller in the app (tests and
+the bench use it for data too). Demo data only: like migrations, it may write rows
+directly; no app module imports it.
 
 Idempotent. Users, profiles and services are updated in place; incidents are only
 added until at least N exist. The first dozen are scripted scenarios played through

@@ -41,7 +41,11 @@ from reports.models import (
     RootCauseCategory,
     Why,
 )
-from reports.services import BUSINESS_DAYS_TO_REVIEW, PREVENTION_DEFAULTS, add_business_days
+from reports.services.pir import (
+    BUSINESS_DAYS_TO_REVIEW,
+    PREVENTION_DEFAULTS,
+    add_business_days,
+)
 
 CAUSE_WEIGHTS = {
     RootCauseCategory.DEPLOYMENT: 24, RootCauseCategory.CONFIGURATION: 16,

@@ -24,7 +24,7 @@ from incidents.models import (
 from mindweave_ir.markup import render_markdown
 from reports.demo.data import NO_ANSWERS, answers
 from reports.models import PIRChange, PostIncidentReview
-from reports.services import BUSINESS_DAYS_TO_REVIEW, add_business_days
+from reports.services.pir import BUSINESS_DAYS_TO_REVIEW, add_business_days
 
 # Times are minutes after detection. A scenario with `days_ago` is detected that
 # many days back; one with `minutes_ago` is still going on. Each step is

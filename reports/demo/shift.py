@@ -20,8 +20,8 @@ from oncall.models import (
     PageStatus,
     Schedule,
 )
+from reports import shifts
 from reports.demo.scenarios import SCENARIOS
-from reports.handoffs import shifts
 
 # Minutes to acknowledge, in turn: most within the 5-minute target, one late.
 ACK_MINUTES = (2, 4, 9, 3, 1)

@@ -1,7 +1,7 @@
 """Weekly on-call handoffs (§2.2, §2.3): the overview and on-call log, one handoff's
 page (the shift's activity, checklist, summary, readiness, acknowledgement), its PDF.
 
-Thin: load, check the form, call reports.handoffs.services, render. HTMX requests
+Thin: load, check the form, call reports.services.handoffs, render. HTMX requests
 get the fragment they swap (a partial of the detail template named like its DOM
 id); refusals are 4xx with the reason in that fragment and nothing changed; a stale
 edit is a 409 that keeps the writer's text. Without JavaScript every form posts
@@ -24,11 +24,12 @@ from mindweave_ir.templatetags.mw import display_name
 from oncall import notices
 from oncall.models import ContactMethod, Schedule
 
+from .. import shifts
 from ..filters import HandoffFilter
 from ..forms import HandoffForm
-from ..handoffs import services, shifts
 from ..models import Handoff, HandoffState, ShiftCheck, ShiftPhase
 from ..pdf import render_handoff_pdf
+from ..services import handoffs as services
 from ..tables import HandoffTable
 from .exports import pdf_attachment
 

@@ -21,9 +21,9 @@ from mindweave_ir.csv_export import csv_response
 from oncall.models import Notification
 
 from .. import metrics
-from ..metrics_filters import BEHIND_CHOICES, MetricsFilter, with_defaults
-from ..metrics_tables import FigureTable, MetricsIncidentTable
+from ..filters import BEHIND_CHOICES, MetricsFilter, with_defaults
 from ..models import PostIncidentReview
+from ..tables import FigureTable, MetricsIncidentTable
 
 TEMPLATE = "reports/metrics.html"
 PER_PAGE = 25

@@ -1,6 +1,6 @@
 """The post-incident review page (handbook §3.5) and its HTMX fragments.
 
-Thin, like the incident views: load, check the form, call reports.services, render.
+Thin, like the incident views: load, check the form, call reports.services.pir, render.
 Each section is a partial of reports/pir_detail.html named like the DOM id it
 replaces (`pir-root-cause`); an HTMX request (not boosted) gets only that fragment,
 with the audit trail swapped out of band after a change. Refusals are 4xx with the
@@ -22,7 +22,6 @@ from incidents.models import Incident, TimelineEntry
 from mindweave_ir.htmx import is_fragment
 from mindweave_ir.markup import render_markdown
 
-from .. import services
 from ..forms import (
     SECTION_FORMS,
     ActionItemForm,
@@ -31,6 +30,7 @@ from ..forms import (
     WorkflowForm,
 )
 from ..models import ActionItem, ActionStatus, PIRChange, PIRState, PostIncidentReview
+from ..services import pir as services
 
 DETAIL = "reports/pir_detail.html"
 HEADER, ITEMS, CHANGES = "pir-header", "pir-action-items", "pir-changes"
@@ -87,8 +87,7 @@ def _context(request, pir, **overrides):
         "status_choices": ActionStatus.choices,
         "editing": None,
     }
-    context.update(overrides)
-    return context
+    return context | overrides
 
 
 def _respond(request, pir, partial, *, status=200, changed=False, **context):
@@ -165,7 +164,7 @@ def pir_section(request, ref, section):
     if not form.is_valid():
         return _respond(request, pir, partial, status=400, editing=section, form=form)
     try:
-        form.save(pir, by=request.user)
+        form.apply(pir, by=request.user)
     except services.StaleEdit as exc:
         # Keep the writer's text, armed with the current version: saving again is a
         # deliberate choice made after reading what is saved now (shown beside it).

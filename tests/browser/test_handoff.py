@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from oncall.models import Schedule, ScheduleMember
-from reports.handoffs import shifts
+from reports import shifts
 from reports.models import Handoff, HandoffState, ShiftChecklistTemplate
 
 from .test_ic_flow import log_in

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from oncall.models import Override, Schedule, ScheduleMember
 from reports.models import PIRState, PostIncidentReview
 from reports.services import submit_for_review
-from tests.reports.test_admin import ready_for_review, resolved_pir
+from tests.reports.factories import ready_for_review, resolved_pir
 
 pytestmark = [
     pytest.mark.browser,

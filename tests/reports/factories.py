@@ -1,7 +1,13 @@
 """Resolved incidents with their reviews, made the way real use makes them."""
 
+from datetime import timedelta
+
+from django.utils import timezone
+
 from incidents import services as incident_services
 from incidents.models import ChecklistPhase, Severity
+from reports.models import PostIncidentReview
+from reports.services import pir as services
 
 
 def resolved_incident(by, **kwargs):
@@ -14,3 +20,24 @@ def resolved_incident(by, **kwargs):
     incident_services.resolve_incident(incident, resolution="Rolled back release 42.", by=by)
     incident.refresh_from_db()
     return incident
+
+
+def resolved_pir(by, *, title="Checkout API returning errors", started=None):
+    """Declare, tick the closure checklist and resolve: the resolve hook opens the review."""
+    incident = incident_services.declare_incident(
+        title=title, severity=Severity.SEV2, by=by, page_oncall=False,
+        started_at=started, detected_at=started)
+    for item in incident.checklist.filter(phase=ChecklistPhase.CLOSURE):
+        incident_services.set_checklist_item(item, done=True, by=by)
+    incident_services.resolve_incident(incident, resolution="Rolled back the deploy.", by=by)
+    return PostIncidentReview.objects.get(incident=incident)
+
+
+def ready_for_review(pir, by, owner):
+    """Fill what submit and approve need, through the services."""
+    pir = services.update_section(pir, section="root_cause", data={
+        "why_it_happened": "A config flag shipped on by default."},
+        expected_version=pir.version, by=by)
+    services.add_action_item(pir, action="Add a canary for config flags", owner=owner,
+                             due_date=timezone.localdate() + timedelta(days=7), by=by)
+    return PostIncidentReview.objects.get(pk=pir.pk)

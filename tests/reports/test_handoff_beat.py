@@ -1,4 +1,4 @@
-"""The beat's handoff work (reports/handoffs/reminders.py, reports.tasks.handoff_tick):
+"""The beat's handoff work (reports/reminders.py, reports.tasks.handoff_tick):
 drafts shortly before each shift ends, one "prepare" reminder, and one reminder about a
 handoff nobody acknowledged; every run safe to repeat.
 
@@ -22,9 +22,9 @@ from oncall.models import (
     ScheduleMember,
 )
 from oncall.roles import Role
-from reports import tasks
-from reports.handoffs import reminders, services
+from reports import reminders, tasks
 from reports.models import Handoff, HandoffState
+from reports.services import handoffs as services
 from tests.conftest import make_user
 from tests.oncall.factories import ScheduleFactory
 
@@ -63,7 +63,7 @@ def reach(*users):
 
 def run(at):
     with time_machine.travel(at, tick=False):
-        return reminders.run(at)
+        return reminders.handoff_tick(at)
 
 
 def tick(at):

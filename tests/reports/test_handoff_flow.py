@@ -22,8 +22,9 @@ from django.test.utils import CaptureQueriesContext
 from incidents.models import Incident
 from oncall import notices
 from oncall.models import ContactKind, ContactMethod, DeliveryStatus, Notice
-from reports.handoffs import activity, services, shifts
+from reports import activity, shifts
 from reports.models import Handoff, HandoffState, ShiftCheck
+from reports.services import handoffs as services
 from tests.conftest import make_user
 from tests.incidents.factories import declare
 from tests.oncall.conftest import smtp_server  # noqa: F401 - a fixture, used below

@@ -1,4 +1,4 @@
-"""A schedule's shifts and what each one saw (reports/handoffs/shifts.py, activity.py).
+"""A schedule's shifts and what each one saw (reports/shifts.py, reports/activity.py).
 
 The schedule is the handbook's Primary On-Call: weekly, Monday 09:00 America/New_York,
 from Monday 5 January 2026, ic then responder. Handoff 8 (Monday 2 March, 09:00 EST =
@@ -23,9 +23,10 @@ from oncall.models import (
     PageStatus,
     ScheduleMember,
 )
-from reports import services as pir_services
-from reports.handoffs import activity, services, shifts
+from reports import activity, shifts
 from reports.models import ActionStatus, Handoff, ShiftCheck, ShiftChecklistTemplate
+from reports.services import handoffs as services
+from reports.services import pir as pir_services
 from tests.conftest import make_user
 from tests.incidents.factories import declare
 from tests.oncall.factories import ScheduleFactory, business_hours

@@ -25,8 +25,8 @@ from oncall.models import EscalationPolicy, Page, PageStatus, Schedule
 from oncall.roles import Role
 from reports.demo.bulk import ENTRIES_PER_INCIDENT
 from reports.demo.scenarios import SCENARIOS
-from reports.handoffs import services as handoffs
 from reports.models import PostIncidentReview
+from reports.services import handoffs
 
 pytestmark = pytest.mark.django_db
 

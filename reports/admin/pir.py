@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 
 from oncall.roles import ManagerAdminMixin, ReadOnlyTabularInline
 
-from .. import services
 from ..models import (
     ActionItem,
     ActionStatus,
@@ -27,6 +26,8 @@ from ..models import (
     Why,
 )
 from ..pdf import PDFUnavailable, render_pir_pdf
+from ..reminders import send_pir_reminder
+from ..services import pir as services
 from .common import (
     EDITABLE_FIELDS,
     HTTPS_LINKS,
@@ -228,7 +229,8 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
                 return
 
     def save_related(self, request, form, formsets, change):
-        # Not form.save_m2m(): key entries are saved (and audited) by their service.
+        # Not the form's many-to-many saving: key entries are saved (and audited) by their
+        # service.
         if "key_entries" in form.changed_data and not self._refused(request):
             self._call(request, form.instance, services.set_key_entries,
                        entry_ids=[entry.pk for entry in form.cleaned_data["key_entries"]])
@@ -236,7 +238,7 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
             self.save_formset(request, form, formset, change=change)
 
     def save_formset(self, request, form, formset, change):
-        # What construct_change_message reads; formset.save() would have set them.
+        # What construct_change_message reads; saving the formset itself would have set them.
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         if self._refused(request) or not formset.has_changed():
             return
@@ -373,13 +375,13 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
                            obj=None):
         if obj is not None:
             manager = services.can_approve(request.user)
-            context.update(
-                pir_can_submit=obj.state == PIRState.DRAFT,
-                pir_can_approve=manager and obj.state == PIRState.IN_REVIEW,
-                pir_can_reopen=manager and obj.state != PIRState.DRAFT,
-                pir_dashboard_url=reverse("reports:pir", args=[obj.incident.ref]),
-                pir_pdf_url=reverse("reports:pir-pdf", args=[obj.incident.ref]),
-            )
+            context |= {
+                "pir_can_submit": obj.state == PIRState.DRAFT,
+                "pir_can_approve": manager and obj.state == PIRState.IN_REVIEW,
+                "pir_can_reopen": manager and obj.state != PIRState.DRAFT,
+                "pir_dashboard_url": reverse("reports:pir", args=[obj.incident.ref]),
+                "pir_pdf_url": reverse("reports:pir-pdf", args=[obj.incident.ref]),
+            }
         return super().render_change_form(request, context, add=add, change=change,
                                           form_url=form_url, obj=obj)
 
@@ -395,8 +397,6 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
 
     @admin.action(description="Send a reminder about selected reviews")
     def send_reminder(self, request, queryset):
-        from reports.reminders import send_pir_reminder
-
         self._each(request, queryset, send_pir_reminder, done="Reminded")
 
     def _each(self, request, queryset, service, *, done):

@@ -21,7 +21,7 @@ from incidents.models import Incident, Severity
 from mindweave_ir.templatetags.mw import display_name
 from oncall.models import Page
 
-from ..models import CLOSED_ACTION_STATUSES, ActionItem
+from .models import CLOSED_ACTION_STATUSES, ActionItem
 
 LIMIT = 100
 ACK_TARGET_SECONDS = 5 * 60  # §2.2: acknowledge all pages within 5 minutes

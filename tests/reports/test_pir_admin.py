@@ -13,37 +13,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from incidents import services as incident_services
-from incidents.models import ChecklistPhase, Severity
 from oncall.roles import Role
-from reports import services
 from reports.models import ActionItem, ActionStatus, PIRChange, PIRState, PostIncidentReview
+from reports.services import pir as services
 from tests.conftest import make_user
 from tests.pages import html
+from tests.reports.factories import ready_for_review, resolved_pir
 
 CHANGELIST = "/admin/reports/postincidentreview/"
 ACTION_ITEMS = "/admin/reports/actionitem/"
-
-
-def resolved_pir(by, *, title="Checkout API returning errors", started=None):
-    """Declare, tick the closure checklist and resolve: the resolve hook opens the review."""
-    incident = incident_services.declare_incident(
-        title=title, severity=Severity.SEV2, by=by, page_oncall=False,
-        started_at=started, detected_at=started)
-    for item in incident.checklist.filter(phase=ChecklistPhase.CLOSURE):
-        incident_services.set_checklist_item(item, done=True, by=by)
-    incident_services.resolve_incident(incident, resolution="Rolled back the deploy.", by=by)
-    return PostIncidentReview.objects.get(incident=incident)
-
-
-def ready_for_review(pir, by, owner):
-    """Fill what submit and approve need, through the services."""
-    pir = services.update_section(pir, section="root_cause", data={
-        "why_it_happened": "A config flag shipped on by default."},
-        expected_version=pir.version, by=by)
-    services.add_action_item(pir, action="Add a canary for config flags", owner=owner,
-                             due_date=timezone.localdate() + timedelta(days=7), by=by)
-    return PostIncidentReview.objects.get(pk=pir.pk)
 
 
 def change_url(pir):

@@ -1,25 +1,35 @@
-"""The post-incident review page through the Django test client: full pages and HTMX
-fragments, refusals with their message, stale edits, who sees which buttons."""
+"""The post-incident review (handbook §3.5): opening it when an incident resolves, its page,
+editing its sections (a stale edit is refused and the writer's text kept), who may edit;
+through reports.services.pir directly and through the page (HTMX fragments included)."""
 
-import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
-from django.test import Client
+import time_machine
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from incidents import services as incident_services
-from incidents.models import Severity
+from incidents.models import Severity, Status
 from oncall.models import Profile
-from reports import services
-from reports.models import ActionItem, ActionStatus, PIRChange, PIRState, PostIncidentReview
+from oncall.roles import Role
+from reports.models import (
+    ActionItem,
+    FactorCategory,
+    PIRChange,
+    PIRState,
+    PostIncidentReview,
+    RootCauseCategory,
+)
+from reports.services import pir as services
+from tests.conftest import make_user
 from tests.pages import assert_fragment, html
 from tests.reports.factories import resolved_incident
+from tests.reports.pir import HX, approve, as_user, field_block, fresh, url
 
 pytestmark = pytest.mark.django_db
 
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
+FRIDAY = datetime(2026, 3, 6, 15, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -27,39 +37,51 @@ def pir(ic):
     return resolved_incident(ic).pir
 
 
-def as_user(user):
-    client = Client()
-    client.force_login(user)
-    return client
+# --- Opening the review -------------------------------------------------------------------
+
+def test_resolving_an_incident_opens_its_review_prefilled_from_the_incident(ic):
+    started = FRIDAY - timedelta(minutes=95)
+    with time_machine.travel(FRIDAY, tick=False):
+        incident = resolved_incident(ic, started_at=started, detected_at=started)
+
+    pir = incident.pir
+    assert pir.state == PIRState.DRAFT
+    assert pir.impact == "Some customers could not pay."
+    assert pir.what_happened == "Rolled back release 42."
+    assert pir.sla_downtime_minutes == 95
+    assert pir.root_cause_category == RootCauseCategory.UNKNOWN
+    assert [w.position for w in pir.whys.all()] == [1, 2, 3, 4, 5]
+    assert {f.category for f in pir.factors.all()} == set(FactorCategory.values)
+    assert [m.text for m in pir.prevention.all()] == list(services.PREVENTION_DEFAULTS)
+    assert pir.changes.get().what.startswith("Review opened; due 2026-03-13")
 
 
-def url(pir, suffix=""):
-    return f"/reports/pir/{pir.incident.ref}/{suffix}"
+def test_a_friday_resolution_is_due_the_next_friday(ic):
+    with time_machine.travel(FRIDAY, tick=False):
+        pir = resolved_incident(ic).pir
+
+    assert pir.due_at == datetime(2026, 3, 13, 15, 30, tzinfo=UTC)
+    assert pir.due_at.weekday() == 4
 
 
-def fresh(pir):
-    return PostIncidentReview.objects.get(pk=pir.pk)
+def test_a_wednesday_resolution_skips_the_weekend(ic):
+    wednesday = datetime(2026, 3, 4, 9, 0, tzinfo=UTC)
+    with time_machine.travel(wednesday, tick=False):
+        pir = resolved_incident(ic).pir
+
+    assert pir.due_at == datetime(2026, 3, 11, 9, 0, tzinfo=UTC)
 
 
-def field_block(text, name):
-    """The rendered `_field.html` block of one form field."""
-    match = re.search(rf'<div class="field field-{name}[^"]*">.*?</div>\s*</div>|'
-                      rf'<div class="field field-{name}[^"]*">.*?</div>', text, re.S)
-    assert match, f"no field {name}"
-    return match.group(0)
+def test_resolving_again_after_a_reopen_keeps_the_one_review(ic):
+    incident = resolved_incident(ic)
+    first = incident.pir
+    incident_services.change_status(incident, to=Status.INVESTIGATING, by=ic)
+    incident_services.resolve_incident(incident, resolution="Really fixed now.", by=ic)
+
+    assert PostIncidentReview.objects.filter(incident=incident).get().pk == first.pk
 
 
-def approve(pir, ic, manager, responder):
-    services.add_action_item(pir, action="Canary payments", owner=responder,
-                             due_date=date.today() + timedelta(days=7), by=ic)
-    services.update_section(pir, section="root_cause", expected_version=fresh(pir).version,
-                            by=ic, data={"what_happened": "Release 42 broke payments.",
-                                         "why_it_happened": "No canary."})
-    services.submit_for_review(pir, by=ic)
-    return services.approve(pir, by=manager)
-
-
-# --- The page ------------------------------------------------------------------------------
+# --- The page -----------------------------------------------------------------------------
 
 def test_the_review_page_shows_every_section_with_edit_buttons_for_the_ic(pir, ic):
     response = as_user(ic).get(url(pir))
@@ -128,7 +150,111 @@ def test_page_queries_do_not_grow_with_action_items(pir, ic, responder,
     assert html(response).count('id="action-item-') == 15
 
 
-# --- Editing a section ---------------------------------------------------------------------
+# --- Sections, through the services -------------------------------------------------------
+
+def test_update_section_saves_audits_and_bumps_the_version(pir, responder, ic):
+    before = pir.version
+
+    services.update_section(pir, section="impact", expected_version=before, by=ic,
+                            data={"customers_affected": 1200, "revenue_impact": Decimal("950.50"),
+                                  "sla_downtime_minutes": 42})
+
+    saved = fresh(pir)
+    assert (saved.customers_affected, saved.revenue_impact, saved.sla_downtime_minutes) == \
+        (1200, Decimal("950.50"), 42)
+    assert saved.version == before + 1
+    change = saved.changes.first()
+    assert change.by == ic
+    assert "customers affected" in change.what and "revenue impact" in change.what
+
+
+def test_saving_a_section_unchanged_writes_nothing(pir, ic):
+    before = fresh(pir)
+
+    services.update_section(pir, section="summary", expected_version=before.version, by=ic,
+                            data={"impact": before.impact})
+
+    assert fresh(pir).version == before.version
+    assert pir.changes.count() == 1
+
+
+def test_a_stale_edit_is_refused_and_changes_nothing(pir, ic, manager):
+    read_version = pir.version
+    services.update_section(pir, section="summary", expected_version=read_version, by=manager,
+                            data={"impact": "Manager's impact text."})
+    changes = PIRChange.objects.count()
+
+    with pytest.raises(services.StaleEdit) as refused:
+        services.update_section(pir, section="summary", expected_version=read_version, by=ic,
+                                data={"impact": "IC's older impact text."})
+
+    saved = fresh(pir)
+    assert saved.impact == "Manager's impact text."
+    assert saved.version == read_version + 1
+    assert refused.value.current.version == saved.version
+    assert refused.value.current.impact == "Manager's impact text."
+    assert "Manager" in str(refused.value)
+    assert PIRChange.objects.count() == changes
+
+
+def test_unknown_section_and_invalid_values_are_refused(pir, ic):
+    with pytest.raises(services.PIRError):
+        services.update_section(pir, section="title", expected_version=pir.version, by=ic,
+                                data={"title": "x"})
+    with pytest.raises(ValidationError):
+        services.update_section(pir, section="root_cause", expected_version=pir.version, by=ic,
+                                data={"root_cause_category": "gremlins"})
+
+    assert fresh(pir).root_cause_category == RootCauseCategory.UNKNOWN
+
+
+def test_whys_factors_key_entries_and_prevention_are_saved_in_order(pir, ic):
+    incident = pir.incident
+    kept = incident_services.add_timeline_entry(incident, body="Rolled back.", by=ic)
+    gone = incident_services.add_timeline_entry(incident, body="Typo.", by=ic)
+    incident_services.delete_timeline_entry(gone, expected_version=gone.version, by=ic)
+
+    services.set_whys(pir, answers=["Checkout failed", " Bad release "],
+                      expected_version=fresh(pir).version, by=ic)
+    services.set_factors(pir, factors={"code_change": (True, "Release 42")},
+                         expected_version=fresh(pir).version, by=ic)
+    services.set_key_entries(pir, entry_ids=[kept.pk, gone.pk],
+                             expected_version=fresh(pir).version, by=ic)
+    services.set_prevention(pir, measures=[("Canary payments", True), ("  ", False),
+                                           ("Alert on 5xx", False)],
+                            expected_version=fresh(pir).version, by=ic)
+
+    saved = fresh(pir)
+    assert [w.answer for w in saved.whys.all()] == ["Checkout failed", "Bad release", "", "", ""]
+    factor = saved.factors.get(category=FactorCategory.CODE_CHANGE)
+    assert (factor.contributed, factor.note) == (True, "Release 42")
+    assert list(saved.key_entries.all()) == [kept]
+    assert [(m.text, m.done) for m in saved.prevention.all()] == [("Canary payments", True),
+                                                                   ("Alert on 5xx", False)]
+    assert saved.version == pir.version + 4
+
+
+def test_six_whys_are_refused(pir, ic):
+    with pytest.raises(services.PIRError):
+        services.set_whys(pir, answers=["why"] * 6, expected_version=pir.version, by=ic)
+
+
+def test_saving_whys_unchanged_writes_no_audit_and_keeps_the_version(pir, ic):
+    pir = services.set_whys(pir, answers=["A", "B"], expected_version=pir.version, by=ic)
+    version, changes = pir.version, pir.changes.count()
+
+    pir = services.set_whys(pir, answers=["A", "B"], expected_version=version, by=ic)
+
+    assert (fresh(pir).version, pir.changes.count()) == (version, changes)
+
+
+def test_an_unknown_contributing_factor_is_a_clear_refusal(pir, ic):
+    with pytest.raises(services.PIRError, match="Unknown contributing factor"):
+        services.set_factors(pir, factors={"gremlins": (True, "")},
+                             expected_version=pir.version, by=ic)
+
+
+# --- Sections, on the page ----------------------------------------------------------------
 
 def test_edit_gives_the_form_fragment_with_the_current_values(pir, ic):
     response = as_user(ic).get(url(pir, "sections/summary/"), {"edit": "1"}, **HX)
@@ -247,7 +373,29 @@ def test_an_unknown_section_is_404(pir, ic):
     assert as_user(ic).get(url(pir, "sections/title/"), {"edit": "1"}).status_code == 404
 
 
-# --- Who may do what -----------------------------------------------------------------------
+# --- Who may edit -------------------------------------------------------------------------
+
+def test_who_may_edit_the_review(pir, viewer, responder, ic, manager, django_user_model):
+    joined = make_user(django_user_model, "joined", Role.RESPONDER)
+    pir.incident.responders.add(joined)
+
+    assert services.can_edit(ic, pir) and services.can_edit(manager, pir)
+    assert services.can_edit(joined, pir)
+    assert not services.can_edit(viewer, pir)
+    assert not services.can_edit(responder, pir)  # not on this incident
+    with pytest.raises(PermissionDenied):
+        services.update_section(pir, section="summary", expected_version=pir.version,
+                                by=viewer, data={"impact": "Viewer text."})
+    assert fresh(pir).impact == "Some customers could not pay."
+
+
+def test_a_viewer_with_a_stale_version_is_told_no_not_about_the_edit(pir, ic, viewer):
+    services.update_section(pir, section="lessons", data={"went_well": "Fast rollback."},
+                            expected_version=pir.version, by=ic)
+
+    with pytest.raises(PermissionDenied):
+        services.set_whys(pir, answers=["x"], expected_version=1, by=viewer)
+
 
 def test_a_viewer_reads_the_review_but_cannot_edit_it(pir, viewer):
     client = as_user(viewer)
@@ -296,160 +444,15 @@ def test_an_approved_review_shows_no_edit_buttons_and_refuses_edits(pir, ic, man
     assert fresh(pir).impact == "Some customers could not pay."
 
 
-# --- Action items --------------------------------------------------------------------------
+# --- Reminders in the audit trail ---------------------------------------------------------
 
-def item_data(owner, **overrides):
-    data = {"priority": "P0", "kind": "preventative", "action": "Canary payments",
-            "owner": owner.pk if owner else "",
-            "due_date": (date.today() + timedelta(days=7)).isoformat(), "link": ""}
-    data.update(overrides)
-    return data
+def test_a_manual_reminder_is_recorded_without_bumping_the_version(pir, ic, manager):
+    version = fresh(pir).version
 
+    services.record_reminder(pir, by=manager, to=ic)
 
-def test_adding_an_action_item_answers_with_the_list(pir, ic, responder):
-    response = as_user(ic).post(url(pir, "action-items/"), item_data(responder), **HX)
-
-    assert response.status_code == 200
-    assert_fragment(response, "pir-action-items")
-    assert "Canary payments" in html(response)
-    item = ActionItem.objects.get()
-    assert (item.owner, item.priority, item.status) == (responder, "P0", ActionStatus.OPEN)
-
-
-def test_an_item_due_before_the_incident_is_400_beside_the_due_date(pir, ic, responder):
-    early = (pir.incident.started_at.date() - timedelta(days=2)).isoformat()
-
-    response = as_user(ic).post(url(pir, "action-items/"),
-                                item_data(responder, due_date=early), **HX)
-
-    assert response.status_code == 400
-    assert_fragment(response, "pir-action-items")
-    due = field_block(html(response), "due_date")
-    assert "cannot be before the incident" in due and f'value="{early}"' in due
-    assert "Canary payments</textarea>" in html(response)
-    assert not ActionItem.objects.exists()
-
-
-def test_an_item_without_an_owner_is_400_beside_the_owner(pir, ic):
-    response = as_user(ic).post(url(pir, "action-items/"), item_data(None), **HX)
-
-    assert response.status_code == 400
-    assert "Every action item needs an owner." in field_block(html(response), "owner")
-    assert not ActionItem.objects.exists()
-
-
-def test_editing_and_deleting_an_action_item(pir, ic, responder, manager):
-    item = services.add_action_item(pir, action="Canary payments", owner=responder,
-                                    due_date=date.today() + timedelta(days=3), by=ic)
-    client = as_user(ic)
-
-    form = client.get(url(pir, f"action-items/{item.pk}/"), **HX)
-    assert form.status_code == 200
-    assert_fragment(form, "pir-action-items")
-    assert "Canary payments</textarea>" in html(form)
-
-    saved = client.post(url(pir, f"action-items/{item.pk}/"),
-                        item_data(manager, status="in_progress", action="Canary all payments"),
-                        **HX)
-    assert saved.status_code == 200
-    item.refresh_from_db()
-    assert (item.owner, item.status, item.action) == (manager, "in_progress",
-                                                      "Canary all payments")
-
-    deleted = client.post(url(pir, f"action-items/{item.pk}/delete/"), **HX)
-    assert deleted.status_code == 200
-    assert_fragment(deleted, "pir-action-items")
-    assert not ActionItem.objects.exists()
-
-
-def test_the_owner_closes_an_item_after_approval(pir, ic, manager, responder):
-    approve(pir, ic, manager, responder)
-    item = ActionItem.objects.get()
-    client = as_user(responder)
-    assert "Set status" in html(client.get(url(pir)))
-
-    response = client.post(url(pir, f"action-items/{item.pk}/"),
-                           {"status_only": "1", "status": "done"}, **HX)
-
-    assert response.status_code == 200
-    assert ActionItem.objects.get().status == ActionStatus.DONE
-
-
-def test_someone_else_cannot_change_an_items_status(pir, ic, responder, viewer):
-    item = services.add_action_item(pir, action="Canary payments", owner=responder,
-                                    due_date=date.today(), by=ic)
-
-    response = as_user(viewer).post(url(pir, f"action-items/{item.pk}/"),
-                                    {"status_only": "1", "status": "done"}, **HX)
-
-    assert response.status_code == 403
-    assert ActionItem.objects.get().status == ActionStatus.OPEN
-
-
-# --- Workflow ------------------------------------------------------------------------------
-
-def test_submitting_for_review_answers_with_the_header(pir, ic):
-    services.update_section(pir, section="root_cause", expected_version=pir.version, by=ic,
-                            data={"what_happened": "Release 42.", "why_it_happened": "No canary."})
-
-    response = as_user(ic).post(url(pir, "workflow/"), {"action": "submit"}, **HX)
-
-    assert response.status_code == 200
-    assert_fragment(response, "pir-header")
-    assert "In review" in html(response)
-    assert fresh(pir).state == PIRState.IN_REVIEW
-
-
-def test_submitting_an_empty_analysis_is_400_with_the_reason(pir, ic):
-    services.update_section(pir, section="root_cause", expected_version=pir.version, by=ic,
-                            data={"what_happened": ""})
-
-    response = as_user(ic).post(url(pir, "workflow/"), {"action": "submit"}, **HX)
-
-    assert response.status_code == 400
-    assert_fragment(response, "pir-header")
-    assert "Fill in what happened and why it happened" in html(response)
-
-
-def test_approval_by_a_non_manager_is_403(pir, ic, responder):
-    services.add_action_item(pir, action="x", owner=responder, due_date=date.today(), by=ic)
-    services.update_section(pir, section="root_cause", expected_version=fresh(pir).version,
-                            by=ic, data={"why_it_happened": "No canary."})
-    services.submit_for_review(pir, by=ic)
-
-    response = as_user(ic).post(url(pir, "workflow/"), {"action": "approve"}, **HX)
-
-    assert response.status_code == 403
-    assert_fragment(response, "pir-header")
-    assert "Only a Manager approves" in html(response)
-    assert fresh(pir).state == PIRState.IN_REVIEW
-
-
-def test_a_manager_approves_and_the_page_reloads(pir, ic, manager, responder):
-    services.add_action_item(pir, action="x", owner=responder, due_date=date.today(), by=ic)
-    services.update_section(pir, section="root_cause", expected_version=fresh(pir).version,
-                            by=ic, data={"why_it_happened": "No canary."})
-    services.submit_for_review(pir, by=ic)
-    client = as_user(manager)
-    assert "Approve</button>" in html(client.get(url(pir)))
-
-    response = client.post(url(pir, "workflow/"), {"action": "approve"}, **HX)
-
-    assert response.status_code == 200
-    assert response["HX-Redirect"] == url(pir)
-    assert fresh(pir).state == PIRState.APPROVED
-
-
-def test_reopening_without_a_reason_is_400_and_with_one_works(pir, ic, manager, responder):
-    approve(pir, ic, manager, responder)
-    client = as_user(manager)
-
-    refused = client.post(url(pir, "workflow/"), {"action": "reopen", "reason": " "}, **HX)
-    assert refused.status_code == 400
-    assert "Say why the review is reopened." in html(refused)
-    assert fresh(pir).state == PIRState.APPROVED
-
-    reopened = client.post(url(pir, "workflow/"), {"action": "reopen", "reason": "Missed DNS."})
-    assert reopened.status_code == 302
-    assert fresh(pir).state == PIRState.DRAFT
-    assert PIRChange.objects.filter(what="Reopened: Missed DNS.").exists()
+    assert fresh(pir).version == version
+    change = pir.changes.first()
+    assert (change.by, change.what) == (manager, "Reminder sent to Ic.")
+    with pytest.raises(PermissionDenied):
+        services.record_reminder(pir, by=ic, to=ic)

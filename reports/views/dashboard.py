@@ -3,7 +3,7 @@
 from django.db.models import Q
 
 from ..models import Handoff, HandoffState
-from .reminders import prepare_lead
+from ..reminders import prepare_lead
 
 TEMPLATE = "reports/handoffs/_dashboard_panel.html"
 

@@ -19,8 +19,8 @@ from mindweave_ir.templatetags.mw import display_name
 from oncall import notices
 from oncall.roles import Role, has_role
 
+from .. import activity, shifts
 from ..models import Handoff, HandoffState, ShiftCheck, ShiftChecklistTemplate
-from . import activity, shifts
 
 
 class HandoffError(Exception):

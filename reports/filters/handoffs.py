@@ -1,3 +1,5 @@
+"""The on-call log's filters (the handoff index)."""
+
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
@@ -6,7 +8,7 @@ from django.db.models import Q
 from incidents.forms import UserChoiceField
 from oncall.models import Schedule
 
-from .models import Handoff, HandoffState
+from ..models import Handoff, HandoffState
 
 
 class HandoffFilter(django_filters.FilterSet):

@@ -8,7 +8,7 @@ from django.utils.functional import cached_property
 
 from incidents.models import Incident, Service, Severity
 
-from .metrics import Period, in_period, last_days
+from ..metrics import Period, in_period, last_days
 
 DEFAULT_DAYS = 90
 MAX_DAYS = 3660  # ten years: the page draws a bar per month

@@ -1,10 +1,12 @@
+"""The on-call log's table (the handoff index)."""
+
 import django_tables2 as tables
 from django.utils.html import format_html
 
 from mindweave_ir.tables import WhenColumn
 from mindweave_ir.templatetags.mw import person
 
-from .models import Handoff
+from ..models import Handoff
 
 
 class HandoffTable(tables.Table):

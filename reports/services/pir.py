@@ -17,7 +17,7 @@ from incidents import permissions as incident_permissions
 from mindweave_ir.templatetags.mw import display_name
 from oncall.roles import Role, has_role
 
-from .models import (
+from ..models import (
     ActionItem,
     ContributingFactor,
     FactorCategory,

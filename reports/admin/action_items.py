@@ -8,11 +8,11 @@ from django.utils.text import Truncator
 
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin
 
-from .. import services
 from ..models import (
     ActionItem,
     PIRChange,
 )
+from ..services import pir as services
 from .common import (
     HTTPS_LINKS,
     REFUSALS,

@@ -8,9 +8,9 @@ from django.utils.html import format_html
 from incidents.models import Incident, Severity
 from mindweave_ir.tables import WhenColumn
 
-from .metrics.definitions import format_duration
-from .metrics.queries import FIRST, LATE, ON_TIME, PENDING, REPEAT
-from .models import RootCauseCategory
+from ..metrics.definitions import format_duration
+from ..metrics.queries import FIRST, LATE, ON_TIME, PENDING, REPEAT
+from ..models import RootCauseCategory
 
 VERDICTS = {  # value: (text, CSS class)
     "met": ("met", "kpi-met"), "missed": ("missed", "kpi-missed"),
