@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
 # The address people reach this site at: used in notifications' links.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 NOTIFICATION_HTTP_TIMEOUT = env_int("NOTIFICATION_HTTP_TIMEOUT", 5)
+# Webhooks, Slack and automation URLs are never sent to internal addresses (loopback,
+# private, link-local, CGNAT, unique-local, reserved; mindweave_ir/outbound.py) except
+# inside these comma-separated CIDRs, for on-premise receivers, e.g. "10.20.0.0/16".
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", [])
 
 # --- Handoffs -------------------------------------------------------------
 # The draft of a shift's handoff is made, and its outgoing on-call reminded, this long
