@@ -278,11 +278,30 @@ if DEBUG and not os.environ.get("EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mindweave-ir@localhost")
 
+# Tokens in URLs (integration and heartbeat paths, one-click acknowledgement links,
+# ?token= of the iCal feeds) are masked in every line: the filter sits on both handlers
+# and on the loggers that print request paths (mindweave_ir/redaction.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # WeasyPrint reports every rendering step at INFO; only its problems matter here.
-    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "filters": {"mask_tokens": {"()": "mindweave_ir.redaction.MaskTokensFilter"}},
+    "formatters": {
+        # Django's own format for runserver's request lines (django.utils.log).
+        "django.server": {"()": "django.utils.log.ServerFormatter",
+                          "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["mask_tokens"]},
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"),
+             "filters": ["mask_tokens"]},
+    "loggers": {
+        "django.request": {"filters": ["mask_tokens"]},
+        "django.server": {"handlers": ["django.server"], "level": "INFO",
+                          "propagate": False, "filters": ["mask_tokens"]},
+        # WeasyPrint reports every rendering step at INFO; only its problems matter here.
+        "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"},
+    },
 }
