@@ -298,6 +298,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"),
              "filters": ["mask_tokens"]},
     "loggers": {
+        # Django's own handlers for "django" (a console copy under DEBUG, mail_admins)
+        # would print its records unmasked: they go to the root's console instead.
+        "django": {"handlers": []},
         "django.request": {"filters": ["mask_tokens"]},
         "django.server": {"handlers": ["django.server"], "level": "INFO",
                           "propagate": False, "filters": ["mask_tokens"]},

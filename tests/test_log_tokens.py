@@ -128,6 +128,10 @@ def test_the_filter_sits_on_every_configured_handler_and_path_logger():
     assert masks(root) and all(masks(h) for h in root.handlers if h.name == "console")
     for name in ("django.request", "django.server"):
         assert masks(logging.getLogger(name))
+    # Every other Django line (django.security.*, django.db ...) reaches only the root's
+    # masked console: Django's default handlers on "django" are gone.
+    assert logging.getLogger("django").handlers == []
+    assert logging.getLogger("django").propagate
     assert all(masks(h) for h in logging.getLogger("django.server").handlers
                if h.name == "django.server")
 
