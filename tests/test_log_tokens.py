@@ -6,13 +6,18 @@ mindweave_ir.redaction.MaskTokensFilter is configured in settings.LOGGING."""
 import http.client
 import logging
 import threading
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.servers.basehttp import WSGIRequestHandler, WSGIServer
 from django.test import Client
+from gunicorn.config import Config
 
 from incidents import heartbeats, ingest
+from mindweave_ir.gunicorn_logging import MaskingLogger
 from mindweave_ir.redaction import MASK, MaskTokensFilter, mask_tokens, redact_url
 from tests.waiting import wait_for
 
@@ -165,13 +170,6 @@ def test_redact_url_keeps_only_scheme_host_and_port():
 
 
 def test_gunicorn_access_and_error_lines_mask_tokens(tmp_path):
-    from datetime import timedelta
-    from types import SimpleNamespace
-
-    from gunicorn.config import Config
-
-    from mindweave_ir.gunicorn_logging import MaskingLogger
-
     cfg = Config()
     access, errors = tmp_path / "access.log", tmp_path / "error.log"
     cfg.set("accesslog", str(access))
@@ -194,10 +192,6 @@ def test_gunicorn_access_and_error_lines_mask_tokens(tmp_path):
 
 
 def test_gunicorn_started_here_uses_the_masking_logger():
-    from pathlib import Path
-
-    from gunicorn.config import Config
-
     cfg = Config()
     source = (Path(__file__).resolve().parent.parent / "gunicorn.conf.py").read_text()
     for name, value in _settings_of(source).items():

@@ -8,6 +8,7 @@ clears it, as production's default is). DNS is replaced at the boundary
 sockets on 127.0.0.1.
 """
 
+import ipaddress
 import json
 import socket
 import ssl
@@ -20,10 +21,22 @@ from shutil import which
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 
+from incidents import automation, comms, ingest, services
+from incidents.alert_models import Alert, IntegrationKind
+from incidents.automation_models import AutomationAction, AutomationRule, FiringResult
+from incidents.models import (
+    CommsKind,
+    CommsStatus,
+    IncidentComms,
+    Severity,
+    TimelineEntry,
+)
 from mindweave_ir import outbound
 from oncall import paging
 from oncall.channels import (
+    Message,
     PermanentChannelError,
     SlackChannel,
     TransientChannelError,
@@ -114,8 +127,6 @@ PUBLIC = ["8.8.8.8", "1.1.1.1", PUBLIC_V4, "2606:4700:4700::1111", "2a00:1450:40
 
 @pytest.mark.parametrize(("address", "words"), INTERNAL)
 def test_every_internal_address_class_is_named_and_refused(no_allowlist, address, words):
-    import ipaddress
-
     assert words in outbound.internal_reason(ipaddress.ip_address(address))
     url = f"http://[{address}]/hook" if ":" in address else f"http://{address}/hook"
     with pytest.raises(outbound.RefusedURL, match=ASK) as caught:
@@ -125,8 +136,6 @@ def test_every_internal_address_class_is_named_and_refused(no_allowlist, address
 
 @pytest.mark.parametrize("address", PUBLIC)
 def test_public_addresses_pass(no_allowlist, address):
-    import ipaddress
-
     assert outbound.internal_reason(ipaddress.ip_address(address)) is None
     outbound.check_url(f"https://[{address}]/" if ":" in address else f"https://{address}/")
 
@@ -265,8 +274,6 @@ def test_allowing_ipv4_loopback_does_not_allow_its_ipv6_forms(settings):
 
 
 def test_allowed_networks_system_check(settings):
-    from django.core.management.base import SystemCheckError
-
     settings.OUTBOUND_ALLOWED_NETWORKS = ["10.20.0.0/16", "fd00:1::/64"]
     call_command("check")
     settings.OUTBOUND_ALLOWED_NETWORKS = ["10.20.0.0/16", "intranet"]
@@ -503,8 +510,6 @@ def test_channel_timeouts_stay_transient_and_say_so(receiver, settings):
 
 
 def paging_message():
-    from oncall.channels import Message
-
     return Message(subject="[SEV-1] x", text="y", link="", ack_url="", severity="SEV-1",
                    dedup_key="k")
 
@@ -615,17 +620,11 @@ def test_a_page_shows_no_body_of_a_failing_receiver(ic, receiver):
 
 @pytest.fixture
 def incident(ic):
-    from incidents import services
-    from incidents.models import Severity
-
     return services.declare_incident(title="Checkout failing", severity=Severity.SEV3, by=ic)
 
 
 @pytest.mark.django_db
 def test_comms_slack_webhook_setter_refuses_internal_urls(ic, incident, no_allowlist):
-    from incidents import comms, services
-    from incidents.models import IncidentComms
-
     for url in ("http://127.0.0.1:6379/", "http://[::1]/", "http://169.254.169.254/"):
         with pytest.raises(services.IncidentError, match=ASK):
             comms.set_slack_webhook(incident, url=url, by=ic)
@@ -635,9 +634,6 @@ def test_comms_slack_webhook_setter_refuses_internal_urls(ic, incident, no_allow
 @pytest.mark.django_db
 def test_comms_slack_sender_refuses_a_stored_internal_url_and_shows_no_body(
         ic, viewer, incident, receiver, settings, client):
-    from incidents import comms
-    from incidents.models import CommsKind, CommsStatus
-
     receiver.answer(500, BODY_SECRET)
     comms.set_slack_webhook(incident, url=receiver.url(), by=ic)  # allowed while on-premise
     update = comms.send_update(incident, channel=CommsKind.SLACK, subject="", body="Hi", by=ic)
@@ -661,9 +657,6 @@ def test_comms_slack_sender_refuses_a_stored_internal_url_and_shows_no_body(
 @pytest.fixture
 def automation_alert(ic, client):
     """An open Alertmanager alert (through the real endpoint) and a webhook-rule factory."""
-    from incidents import ingest
-    from incidents.alert_models import Alert, IntegrationKind
-
     policy = EscalationPolicy.objects.create(name="Default", is_default=True)
     EscalationLevel.objects.create(policy=policy, position=1, timeout_minutes=5).users.set([ic])
     _, token = ingest.create_integration(name="Prometheus", kind=IntegrationKind.ALERTMANAGER)
@@ -683,8 +676,6 @@ def automation_alert(ic, client):
 
 
 def webhook_rule(url):
-    from incidents.automation_models import AutomationAction, AutomationRule
-
     return AutomationRule.objects.create(
         name="restart", enabled=True, alert_name="PodCrashLoopBackOff",
         action=AutomationAction.WEBHOOK, webhook_url=url, message="restarted")
@@ -693,9 +684,6 @@ def webhook_rule(url):
 @pytest.mark.django_db
 def test_automation_webhook_to_an_internal_address_is_refused(automation_alert, no_allowlist,
                                                               receiver):
-    from incidents import automation
-    from incidents.automation_models import FiringResult
-
     firing = automation.fire(webhook_rule(receiver.url()), automation_alert)
     assert firing.result == FiringResult.FAILED
     assert "127.0.0.1 is a loopback address" in firing.detail
@@ -704,10 +692,6 @@ def test_automation_webhook_to_an_internal_address_is_refused(automation_alert, 
 
 @pytest.mark.django_db
 def test_automation_timeline_gets_status_and_reason_not_the_body(automation_alert, receiver):
-    from incidents import automation
-    from incidents.automation_models import FiringResult
-    from incidents.models import TimelineEntry
-
     receiver.answer(200, BODY_SECRET)
     firing = automation.fire(webhook_rule(receiver.url()), automation_alert)
     assert firing.result == FiringResult.DONE
