@@ -234,6 +234,10 @@ CELERY_BEAT_SCHEDULE = {
 # The address people reach this site at: used in notifications' links.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 NOTIFICATION_HTTP_TIMEOUT = env_int("NOTIFICATION_HTTP_TIMEOUT", 5)
+# Webhooks, Slack and automation URLs are never sent to internal addresses (loopback,
+# private, link-local, CGNAT, unique-local, reserved; mindweave_ir/outbound.py) except
+# inside these comma-separated CIDRs, for on-premise receivers, e.g. "10.20.0.0/16".
+OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", [])
 
 # --- Handoffs -------------------------------------------------------------
 # The draft of a shift's handoff is made, and its outgoing on-call reminded, this long
@@ -274,11 +278,33 @@ if DEBUG and not os.environ.get("EMAIL_HOST"):
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "mindweave-ir@localhost")
 
+# Tokens in URLs (integration and heartbeat paths, one-click acknowledgement links,
+# ?token= of the iCal feeds) are masked in every line: the filter sits on both handlers
+# and on the loggers that print request paths (mindweave_ir/redaction.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # WeasyPrint reports every rendering step at INFO; only its problems matter here.
-    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "filters": {"mask_tokens": {"()": "mindweave_ir.redaction.MaskTokensFilter"}},
+    "formatters": {
+        # Django's own format for runserver's request lines (django.utils.log).
+        "django.server": {"()": "django.utils.log.ServerFormatter",
+                          "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_tokens"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server",
+                          "filters": ["mask_tokens"]},
+    },
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO"),
+             "filters": ["mask_tokens"]},
+    "loggers": {
+        # Django's own handlers for "django" (a console copy under DEBUG, mail_admins)
+        # would print its records unmasked: they go to the root's console instead.
+        "django": {"handlers": []},
+        "django.request": {"filters": ["mask_tokens"]},
+        "django.server": {"handlers": ["django.server"], "level": "INFO",
+                          "propagate": False, "filters": ["mask_tokens"]},
+        # WeasyPrint reports every rendering step at INFO; only its problems matter here.
+        "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"},
+    },
 }

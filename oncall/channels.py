@@ -5,19 +5,16 @@ updates it after. `TransientChannelError` means retry with backoff (timeouts, re
 connections, 429, 5xx, SMTP hiccups); `PermanentChannelError` means the target itself
 is bad (invalid address, 3xx, 400/401/403/404/410, Slack's "no_service" ...): the caller
 disables the contact method and shows the error to its owner. Error messages never hold
-a secret: URLs appear as scheme://host/… and echoed bodies are scrubbed."""
+a secret nor anything a receiver wrote: URLs appear as scheme://host/…, answers as a
+status code and its standard reason ("HTTP 404 Not Found")."""
 
 import hashlib
 import hmac
 import json
-import logging
 import smtplib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parseaddr
-from http.client import HTTPException
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -26,10 +23,10 @@ from django.core.mail import EmailMultiAlternatives, get_connection, make_msgid
 from django.core.validators import URLValidator, validate_email
 from django.template.loader import render_to_string
 
-logger = logging.getLogger(__name__)
+from mindweave_ir import outbound
+from mindweave_ir.redaction import redact_url  # also used as channels.redact_url
 
 USER_AGENT = "MindWeave-IR/1 (+notifications)"
-EXCERPT_CHARS = 200
 # The target is wrong, not the moment: retrying cannot help.
 PERMANENT_HTTP_STATUSES = frozenset({400, 401, 403, 404, 410})
 # Slack incoming-webhook error bodies that mean the webhook (not our payload) is dead.
@@ -65,18 +62,6 @@ class PermanentChannelError(ChannelError):
     """The target is bad: disable the contact method and tell its owner."""
 
     permanent = True
-
-
-def redact_url(url: str) -> str:
-    """Show where a URL points without its path, query or credentials (they hold tokens)."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid URL>"
-    tail = "/…" if parts.path.strip("/") or parts.query else ""
-    return f"{parts.scheme}://{host}{port}{tail}"
 
 
 def _safe_href(url: str) -> str:
@@ -150,92 +135,87 @@ class EmailChannel(Channel):
         return f"accepted by mail server, Message-ID {msgid}"
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # Surface the 3xx as an HTTPError; a POST is never replayed elsewhere.
-
-
-def _build_opener() -> urllib.request.OpenerDirector:
-    """HTTP(S) only, no redirects: no file://, ftp:// or data: handlers at all."""
-    opener = urllib.request.OpenerDirector()
-    for handler in (
-        urllib.request.ProxyHandler(), urllib.request.UnknownHandler(),
-        urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(),
-        urllib.request.HTTPDefaultErrorHandler(), _NoRedirect(),
-        urllib.request.HTTPErrorProcessor(),
-    ):
-        opener.add_handler(handler)
-    return opener
-
-
-_opener = _build_opener()
-
-
 class HttpChannel(Channel):
-    """Shared by channels that POST JSON to a URL the user gave us."""
+    """Shared by channels that POST JSON to a URL the user gave us.
+
+    Every request goes through mindweave_ir.outbound: internal addresses refused (on
+    save here, and again on every send), the checked address connected to, no
+    redirects, one timeout. What a user sees of an answer is its status code and reason
+    ("HTTP 500 Internal Server Error"), never the receiver's body.
+    """
 
     def validate_target(self, target: str) -> str:
+        """The URL, normalised; ValidationError if malformed or internal (resolves it)."""
+        value = self._plausible(target)
+        try:
+            # Before the syntax check, so http://2130706433/ is named for what it is.
+            outbound.check_url(value)
+        except outbound.RefusedURL as exc:
+            raise ValidationError(f"{_sentence(str(exc))}.") from None
+        return self._well_formed(value)
+
+    def _checked(self, target: str) -> str:
+        # Syntax only: post() resolves and checks the addresses itself, once, and
+        # connects to what it checked.
+        try:
+            return self._well_formed(self._plausible(target))
+        except ValidationError as exc:
+            raise PermanentChannelError(" ".join(exc.messages)) from None
+
+    @staticmethod
+    def _plausible(target: str) -> str:
         value = (target or "").strip()
         if not value:
             raise ValidationError("Enter a URL starting with https:// (or http://).")
-        URLValidator(schemes=["https", "http"],
-                     message="Enter a valid URL starting with https:// or http://.")(value)
-        if "@" in urlsplit(value).netloc:
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # e.g. an unclosed [IPv6 literal
+            raise ValidationError("Enter a valid URL starting with https:// or http://.") \
+                from None
+        if parts.scheme.lower() not in ("http", "https"):
+            raise ValidationError("Enter a valid URL starting with https:// or http://.")
+        if "@" in parts.netloc:
             raise ValidationError("Do not put user:password@ in the URL.")
         return value
 
-    # `secret` defaults to none (nothing to scrub from answers), not to a password.
+    @staticmethod
+    def _well_formed(value: str) -> str:
+        URLValidator(schemes=["https", "http"],
+                     message="Enter a valid URL starting with https:// or http://.")(value)
+        return value
+
+    # `secret` defaults to none (nothing to scrub from the log), not to a password.
     def post(self, url: str, body: bytes, headers: dict[str, str],
              secret: str = "") -> str:  # nosec B107
-        """POST `body`; return "HTTP <status> <excerpt>" or raise a ChannelError."""
+        """POST `body`; return e.g. "HTTP 200 OK", or raise a ChannelError."""
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
                    **headers}
-        # S310: the scheme was checked by validate_target and _opener only speaks HTTP(S).
-        request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
         timeout = getattr(settings, "NOTIFICATION_HTTP_TIMEOUT", 5)
         where = f"{self.label} endpoint {redact_url(url)}"
         try:
-            with _opener.open(request, timeout=timeout) as response:
-                status = response.status
-                excerpt = self._excerpt(response.read(EXCERPT_CHARS * 4), url, secret)
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            try:
-                excerpt = self._excerpt(exc.read(EXCERPT_CHARS * 4), url, secret)
-            except (OSError, HTTPException):
-                excerpt = ""
-            finally:
-                exc.close()
-        except (OSError, HTTPException) as exc:  # URLError, timeouts, refused, resets
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            if isinstance(reason, TimeoutError):
-                raise TransientChannelError(f"{where} timed out after {timeout} s.") from None
-            raise TransientChannelError(f"{where} unreachable: {reason}") from None
-        except ValueError as exc:  # http.client.InvalidURL, non-ASCII host ...
-            raise PermanentChannelError(f"{where} is not a usable URL: {exc}") from None
-        self.check_response(status, excerpt, where)
-        logger.info("%s answered HTTP %s", where, status)
-        return f"HTTP {status} {excerpt[:80]}".strip()
+            answer = outbound.post(url, body, headers, timeout=timeout,
+                                   redact=(secret,) if secret else ())
+        except outbound.RefusedURL as exc:
+            raise PermanentChannelError(f"{where} is not allowed: {exc}.") from None
+        except outbound.OutboundError as exc:
+            error = PermanentChannelError if exc.permanent else TransientChannelError
+            raise error(f"{where}: {exc}.") from None
+        self.check_response(answer, where)
+        return str(answer)
 
-    def check_response(self, status: int, excerpt: str, where: str) -> None:
-        if 200 <= status < 300:
+    def check_response(self, answer: outbound.OutboundResponse, where: str) -> None:
+        if 200 <= answer.status < 300:
             return
-        detail = f"{where} answered HTTP {status}" + (f": {excerpt}" if excerpt else "")
-        if 300 <= status < 400:
+        detail = f"{where} answered {answer}"
+        if 300 <= answer.status < 400:
             raise PermanentChannelError(f"{detail} (redirects are not followed: use the final URL)")
-        if status in PERMANENT_HTTP_STATUSES:
+        if answer.status in PERMANENT_HTTP_STATUSES:
             raise PermanentChannelError(detail)
         raise TransientChannelError(detail)
 
-    @staticmethod
-    def _excerpt(raw: bytes, url: str, secret: str) -> str:
-        """A short printable excerpt, with the URL's path and the secret scrubbed."""
-        text = " ".join(raw.decode("utf-8", "replace").split())
-        path = urlsplit(url).path
-        for needle in (url, path if len(path) > 1 else "", secret):
-            if needle:
-                text = text.replace(needle, "…")
-        return text[:EXCERPT_CHARS]
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _event(message: Message) -> str:
@@ -278,10 +258,12 @@ class SlackChannel(HttpChannel):
         body = json.dumps(self.payload(message), separators=(",", ":"), ensure_ascii=False)
         return self.post(url, body.encode("utf-8"), {})
 
-    def check_response(self, status: int, excerpt: str, where: str) -> None:
-        if excerpt.strip() in SLACK_PERMANENT_BODIES:
-            raise PermanentChannelError(f"{where} answered HTTP {status}: {excerpt.strip()}")
-        super().check_response(status, excerpt, where)
+    def check_response(self, answer: outbound.OutboundResponse, where: str) -> None:
+        # Only one of Slack's documented codes is named, never other text of the body.
+        code = answer.body[:100].decode("ascii", "replace").strip()
+        if code in SLACK_PERMANENT_BODIES:
+            raise PermanentChannelError(f"{where} answered {answer} (Slack: {code})")
+        super().check_response(answer, where)
 
 
 class WebhookChannel(HttpChannel):

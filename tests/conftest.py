@@ -92,6 +92,18 @@ def private_filesystem_broker(tmp_path_factory):
     }
 
 
+# The receivers tests send to listen on 127.0.0.1 (and ::1): the suite lets those
+# through the way an admin lets an on-premise receiver through. The setting's default
+# stays empty; tests/oncall/test_outbound.py clears it to prove local addresses are
+# refused.
+LOCAL_RECEIVER_NETWORKS = ["127.0.0.1/32", "::1/128"]
+
+
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(settings):
+    settings.OUTBOUND_ALLOWED_NETWORKS = LOCAL_RECEIVER_NETWORKS
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing costs ~0.5 s a user; tests need a password, not its strength."""

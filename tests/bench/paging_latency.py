@@ -159,7 +159,10 @@ def bench_env():
            "DATABASE_URL": os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
            "REDIS_URL": os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL,
            "DEBUG": "true", "DJANGO_SETTINGS_MODULE": "mindweave_ir.settings",
-           "PYTHONUNBUFFERED": "1"}
+           "PYTHONUNBUFFERED": "1",
+           # The bench's receivers listen on 127.0.0.1: allowed as an on-premise
+           # receiver would be (internal addresses are refused by default).
+           "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32"}
     return env
 
 

@@ -306,7 +306,7 @@ def test_failed_test_notification_shows_the_error(client_as, responder):
     assert method.last_test_ok is False
     assert method.last_test_error
     assert "failed" in text
-    assert "unreachable" in text
+    assert "could not connect" in text
     assert "You have no working contact method" in text
 
 

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MindweaveConfig(AppConfig):
+    name = "mindweave_ir"
+    verbose_name = "MindWeave IR"
+
+    def ready(self):
+        # Registers the project-wide system checks (Django's documented place for it).
+        from . import checks  # noqa: F401

@@ -1,0 +1,16 @@
+"""System checks for settings that must agree with each other or parse."""
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from . import outbound
+
+
+@register()
+def check_outbound_allowed_networks(app_configs, **kwargs):
+    """OUTBOUND_ALLOWED_NETWORKS must be CIDRs: an entry that is not would allow nothing,
+    silently, and an on-premise receiver would be refused without a clue why."""
+    bad = outbound.network_errors(getattr(settings, outbound.ALLOW_SETTING, []) or [])
+    return [Error(f"OUTBOUND_ALLOWED_NETWORKS entry {entry!r} is not a network",
+                  hint="Use comma-separated CIDRs, e.g. 10.20.0.0/16,fd00:1::/64.",
+                  id="mindweave_ir.E001") for entry in bad]
