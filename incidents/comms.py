@@ -16,6 +16,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
+from mindweave_ir.queue import enqueue_on_commit
 from oncall import channels, delivery, notices
 from oncall.models import DeliveryStatus
 
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 CADENCE = {Severity.SEV1: timedelta(minutes=30), Severity.SEV2: timedelta(minutes=30)}
 # What each channel sends as: the channel registry's kind (oncall/channels.py).
 CONTACT_KIND = {CommsKind.CUSTOMER_EMAIL: "email", CommsKind.SLACK: "slack"}
+# Sends an update's due deliveries; the beat tick is the safety net if it is lost.
+DELIVER_TASK = "incidents.comms_tasks.deliver_update"
 
 
 class NothingToSend(IncidentError):
@@ -181,7 +184,7 @@ def send_update(incident, *, channel, subject, body, by, template=None, state=""
                       queued_at=now) for t in targets)
     _log(incident, TimelineKind.COMMS, _timeline_text(update, by), by=by)
     if not published:
-        transaction.on_commit(lambda: wake(update.pk))
+        enqueue_on_commit(DELIVER_TASK, update.pk)
     return update
 
 
@@ -195,16 +198,6 @@ def _timeline_text(update, by):
     quoted = "\n".join(f"> {line}" for line in update.body.splitlines())
     heading = f"> **{update.subject}**\n>\n" if update.subject else ""
     return f"{what} by {_name(by)}.\n\n{heading}{quoted}"
-
-
-def wake(update_id):
-    """Ask a worker to send the update's due deliveries; the beat tick is the safety net."""
-    from . import comms_tasks  # the tasks import this module
-
-    try:
-        comms_tasks.deliver_update.delay(update_id)
-    except Exception:  # noqa: BLE001 - the beat tick finds it in the database
-        log.warning("could not enqueue comms update %s; the beat tick will send it", update_id)
 
 
 def _message(row):
@@ -278,7 +271,7 @@ def resend_update(update, *, by):
     update.save(update_fields=["status", "error"])
     _log(incident, TimelineKind.COMMS, f"**{update.get_channel_display()} update resent** to "
          f"{again} recipient{'s' if again != 1 else ''} by {_name(by)}: {update.subject}", by=by)
-    transaction.on_commit(lambda: wake(update.pk))
+    enqueue_on_commit(DELIVER_TASK, update.pk)
     return update
 
 

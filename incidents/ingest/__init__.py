@@ -33,6 +33,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from mindweave_ir.queue import enqueue_on_commit
 from oncall.models import issue_token
 
 from ..models import InboundPayload, Integration, IntegrationKind, PayloadOutcome
@@ -257,17 +258,8 @@ def enqueue_drain(integration_id):
     broker lost the task (or the cache is per process, as when embedded), the flag
     expires after WAKE_TTL and the beat (drain_stale) finds the bodies anyway.
     """
-    from .. import tasks  # the tasks import this package
-
-    def send():
-        try:
-            if cache.add(_wake_key(integration_id), 1, timeout=WAKE_TTL):
-                tasks.drain_inbound.delay(integration_id)
-        except Exception:  # noqa: BLE001 - the beat finds the bodies in the database
-            log.warning("could not enqueue drain_inbound(%s); the beat will drain it",
-                        integration_id)
-
-    transaction.on_commit(send)
+    enqueue_on_commit("incidents.tasks.drain_inbound", integration_id,
+                      once_within=(_wake_key(integration_id), WAKE_TTL))
 
 
 def _pending(integration_id):
