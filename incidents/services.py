@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from mindweave_ir.errors import Conflict, Refused
 from mindweave_ir.markup import render_markdown
 from oncall import paging
 from oncall.models import OPEN_PAGE_STATUSES, EscalationPolicy, Page, PageEventKind
@@ -35,16 +36,12 @@ from .models import (
 )
 
 
-class IncidentError(Exception):
+class IncidentError(Refused):
     """A request the rules refuse (illegal transition, missing reason ...)."""
 
 
-class ConflictError(IncidentError):
-    """Someone else changed the object since the caller read it."""
-
-    def __init__(self, message, current):
-        super().__init__(message)
-        self.current = current
+class ConflictError(IncidentError, Conflict):
+    """Someone else changed the object since the caller read it (`current`)."""
 
 
 ROLE_FIELDS = {

@@ -13,8 +13,9 @@ from ninja import NinjaAPI
 from ninja.security import HttpBearer
 
 from incidents.api import router as incidents_router
-from incidents.services import ConflictError, IncidentError
 from oncall.services import user_for_api_token
+
+from .errors import Conflict, Refused
 
 
 class ApiToken(HttpBearer):
@@ -37,12 +38,12 @@ def _forbidden(request, exc):
     return api.create_response(request, {"detail": str(exc) or "Not allowed."}, status=403)
 
 
-@api.exception_handler(ConflictError)
+@api.exception_handler(Conflict)
 def _conflict(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=409)
 
 
-@api.exception_handler(IncidentError)
+@api.exception_handler(Refused)
 def _refused(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=400)
 

@@ -16,6 +16,7 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.errors import Refused
 from mindweave_ir.queue import enqueue_on_commit
 from mindweave_ir.templatetags.mw import display_name
 
@@ -38,7 +39,7 @@ ACK_SALT = "oncall.page-ack"
 ACK_MAX_AGE = timedelta(hours=24)
 
 
-class PagingError(Exception):
+class PagingError(Refused):
     """A request the engine refuses (acknowledging a closed page ...)."""
 
 
