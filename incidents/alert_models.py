@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from oncall.models import hash_token  # noqa: F401 - re-exported for the ingest code
+from oncall.tokens import hash_token  # noqa: F401 - re-exported for the ingest code
 
 from .models import Incident, Service, Severity
 

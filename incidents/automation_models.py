@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from oncall.models import new_token
+from oncall.tokens import new_token
 
 from .models import Incident, Severity
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mindweave_ir.errors import Refused
-from oncall.models import hash_token, issue_token, reissue_token
+from oncall.tokens import hash_token, issue_token, reissue_token
 
 from . import ingest
 from .alert_models import Heartbeat, HeartbeatState, Integration

@@ -34,7 +34,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mindweave_ir.queue import enqueue_on_commit
-from oncall.models import issue_token
+from oncall.tokens import issue_token
 
 from ..models import InboundPayload, Integration, IntegrationKind, PayloadOutcome
 from .apply import Batch

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from mindweave_ir.errors import Refused
-from oncall.models import hash_token, issue_token, reissue_token
+from oncall.tokens import hash_token, issue_token, reissue_token
 
 from ..models import Integration, IntegrationKind
 
