@@ -10,8 +10,8 @@ from django.utils.text import Truncator
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin
 
 from . import heartbeats, ingest
-from .alert_models import Alert, Heartbeat, InboundPayload, Integration, ManualReport, Silence
 from .ingest import actions as ingest_actions
+from .models import Alert, Heartbeat, InboundPayload, Integration, ManualReport, Silence
 
 
 def _show_token(modeladmin, request, integration, token):

@@ -8,8 +8,8 @@ from django.utils.html import format_html
 
 from oncall.roles import ManagerAdminMixin, ReadOnlyTabularInline
 
-from .automation_models import AutomationFiring, AutomationRule
-from .ingest import silences as matching
+from . import matchers as matching
+from .models import AutomationFiring, AutomationRule
 
 
 class AutomationRuleForm(forms.ModelForm):

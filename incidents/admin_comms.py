@@ -7,7 +7,7 @@ from django.utils.html import format_html_join
 from oncall.channels import redact_url
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin, ReadOnlyTabularInline
 
-from . import comms_render
+from . import templating
 from .models import CommsDelivery, CommsTemplate, CommsUpdate, Runbook, Subscriber
 
 
@@ -25,7 +25,7 @@ class CommsTemplateAdmin(ManagerAdminMixin, admin.ModelAdmin):
     def known_placeholders(self, obj):
         return format_html_join(
             ", ", "<code>{{{}}}</code> ({})",
-            ((name, help_text) for name, (help_text, _) in comms_render.PLACEHOLDERS.items()))
+            ((name, help_text) for name, (help_text, _) in templating.PLACEHOLDERS.items()))
 
 
 @admin.register(Subscriber)

@@ -2,7 +2,7 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
-from .alert_models import Alert, AlertStatus, Integration
+from .models import Alert, AlertStatus, Integration
 
 
 class AlertFilter(django_filters.FilterSet):

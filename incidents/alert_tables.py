@@ -3,7 +3,7 @@ from django.utils.html import format_html
 
 from mindweave_ir.tables import WhenColumn
 
-from .alert_models import Alert
+from .models import Alert
 
 
 class AlertTable(tables.Table):

@@ -5,8 +5,8 @@ from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
 from .alert_filters import AlertFilter
-from .alert_models import Alert
 from .alert_tables import AlertTable
+from .models import Alert
 
 
 @require_GET

@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from . import heartbeats, ingest
-from .alert_models import IntegrationKind
+from .models import IntegrationKind
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from . import automation
-from .automation_models import AutomationFiring, AutomationRule
-from .ingest import silences as matching
+from . import matchers as matching
+from .models import AutomationFiring, AutomationRule
 
 RECENT_FIRINGS = 5
 

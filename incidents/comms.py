@@ -20,7 +20,7 @@ from mindweave_ir.queue import enqueue_on_commit
 from oncall import channels, delivery, notices
 from oncall.models import DeliveryStatus
 
-from . import comms_render, permissions
+from . import permissions, templating
 from .models import (
     CommsDelivery,
     CommsKind,
@@ -78,10 +78,10 @@ def next_update_due(incident, *, last=None):
 
 
 def facts(incident, *, now=None, resolved_at=None):
-    """What the incident tells a template (see comms_render.PLACEHOLDERS); `resolved_at`
+    """What the incident tells a template (see templating.PLACEHOLDERS); `resolved_at`
     previews the resolution updates of an incident about to be resolved."""
     now = now or timezone.now()
-    return comms_render.Facts(
+    return templating.Facts(
         incident_id=incident.ref, title=incident.title,
         severity=Severity(incident.severity).label, status=Status(incident.status).label,
         services=tuple(s.name for s in incident.services.all()),
@@ -100,8 +100,8 @@ def preview(template, incident, *, now=None, resolved_at=None):
     without a subject (status-page and Slack ones) gets the incident's public title,
     which the sender may change."""
     f = facts(incident, now=now, resolved_at=resolved_at)
-    subject = comms_render.render(template.subject, f) if template.subject else incident.title
-    return subject, comms_render.render(template.body, f)
+    subject = templating.render(template.subject, f) if template.subject else incident.title
+    return subject, templating.render(template.body, f)
 
 
 def slack_webhook(incident):
@@ -131,7 +131,7 @@ def _check_text(channel, subject, body):
         raise IncidentError("An update needs some text.")
     if channel != CommsKind.SLACK and not subject:
         raise IncidentError("An update needs a subject (the email subject or status title).")
-    missing = comms_render.unfilled(subject, body)
+    missing = templating.unfilled(subject, body)
     if missing:
         raise IncidentError("Fill in before sending: " + ", ".join(missing) + ".")
     if len(subject) > CommsUpdate._meta.get_field("subject").max_length:
@@ -333,7 +333,7 @@ def remind_overdue(*, now=None):
         person = incident.communications_lead or incident.commander
         if person is None:
             continue
-        late = comms_render.format_duration(now - (base + interval))
+        late = templating.format_duration(now - (base + interval))
         link = incident.get_absolute_url()
         made = notices.notify(
             person, key=f"comms:{incident.pk}:{due_at:%Y%m%dT%H%M}",

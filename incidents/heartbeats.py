@@ -22,7 +22,7 @@ from mindweave_ir.errors import Refused
 from oncall.tokens import hash_token, issue_token, reissue_token
 
 from . import ingest
-from .alert_models import Heartbeat, HeartbeatState, Integration
+from .models import Heartbeat, HeartbeatState, Integration
 
 
 class HeartbeatError(Refused):

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .alert_models import ManualReport, ReportState
 from .ingest import actions as ingest_actions
+from .models import ManualReport, ReportState
 from .report_forms import DismissForm, ReportForm
 
 TRIAGE = "incidents/reports/triage.html"

@@ -15,10 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mindweave_ir.templatetags.mw import when
 
-from .alert_models import Alert, Integration, Silence
+from . import matchers as matching
 from .forms import LocalDateTimeInput
 from .ingest import actions as ingest_actions
-from .ingest import silences as matching
+from .models import Alert, Integration, Silence
 
 LIST = "incidents/silences/silence_list.html"
 EXPIRED_SHOWN = 50

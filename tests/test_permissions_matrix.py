@@ -33,9 +33,16 @@ from django.test import Client
 from django.urls import reverse
 
 from incidents import ingest
-from incidents.alert_models import IntegrationKind, ManualReport, Silence
 from incidents.ingest import actions as ingest_actions
-from incidents.models import ChecklistPhase, Incident, Severity, Status
+from incidents.models import (
+    ChecklistPhase,
+    Incident,
+    IntegrationKind,
+    ManualReport,
+    Severity,
+    Silence,
+    Status,
+)
 from incidents.services import join_incident, set_checklist_item
 from oncall import paging
 from oncall import services as oncall_services

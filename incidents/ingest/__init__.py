@@ -16,7 +16,7 @@ DESIGN.md's reliability rules, in order:
 3. A firing alert joins the open incident of its group (Alertmanager's groupKey,
    the Events API's dedup_key) or opens one that pages on-call like a declared one.
 4. Resolving an alert notes it on the incident's timeline; the incident stays open.
-5. A firing alert that matches an active silence (ingest/silences.py) is stored and
+5. A firing alert that matches an active silence (matchers.py) is stored and
    deduplicated as in 1-2 but opens no incident and pages nobody; its routing names
    the silence. Expiring a silence re-fires nothing retroactively: the next message
    about an alert it suppressed (Alertmanager repeats firing alerts) is routed as in 3.

@@ -15,7 +15,7 @@ from mindweave_ir.templatetags.mw import display_name
 from oncall.roles import Role, has_role
 
 from .. import services
-from ..alert_models import ManualReport, ReportState, Silence
+from ..models import ManualReport, ReportState, Silence
 
 
 class TriageError(services.IncidentError):

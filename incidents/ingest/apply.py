@@ -10,7 +10,7 @@ import hashlib
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import services
+from .. import matchers, services
 from ..models import (
     OPEN_ALERT_STATUSES,
     Alert,
@@ -21,7 +21,6 @@ from ..models import (
     Silence,
     Status,
 )
-from . import silences
 
 DETECTION_SOURCES = {
     IntegrationKind.ALERTMANAGER: DetectionSource.MONITORING,
@@ -65,7 +64,7 @@ class Batch:
                 .filter(Q(integration=None) | Q(integration=self.integration))
                 .order_by("starts_at", "id"))
         active = [silence for silence in self.silences if silence.is_active(now)]
-        return silences.first_matching(active, labels, self.integration.pk)
+        return matchers.first_matching(active, labels, self.integration.pk)
 
     def group_incident(self, group_hash):
         """The open incident an earlier alert of this group went to, if any."""

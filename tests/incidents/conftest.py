@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from incidents import ingest
-from incidents.alert_models import IntegrationKind
+from incidents.models import IntegrationKind
 from oncall.models import EscalationLevel, EscalationPolicy
 
 

@@ -8,9 +8,9 @@ from django.contrib.admin.sites import site
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 
-from incidents import comms, comms_render
-from incidents.comms_render import Facts, format_duration, render, runbook_steps, unfilled
+from incidents import comms, templating
 from incidents.models import CommsKind, CommsTemplate, Runbook
+from incidents.templating import Facts, format_duration, render, runbook_steps, unfilled
 from tests.incidents.factories import ServiceFactory, declare
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -45,7 +45,7 @@ ALWAYS_FOR_THE_SENDER = ["summary", "issue_type", "root_cause", "timeframe", "wo
 
 
 def test_the_table_is_exactly_the_filled_and_the_sender_written_placeholders():
-    assert set(comms_render.PLACEHOLDERS) == set(FILLED) | set(ALWAYS_FOR_THE_SENDER)
+    assert set(templating.PLACEHOLDERS) == set(FILLED) | set(ALWAYS_FOR_THE_SENDER)
 
 
 @pytest.mark.parametrize("name", sorted(FILLED))
@@ -77,7 +77,7 @@ def test_open_incident_duration_runs_to_now():
 def test_other_braces_and_unknown_names_do_not_vanish():
     assert render("json {\"a\": 1} and {nope}", full_facts()) == \
         "json {\"a\": 1} and [[nope: fill in]]"
-    assert comms_render.unknown_placeholders("{service} {nope}", "{nope} {other}") == \
+    assert templating.unknown_placeholders("{service} {nope}", "{nope} {other}") == \
         ["nope", "other"]
 
 
@@ -113,7 +113,7 @@ def test_the_handbook_templates_are_seeded_and_use_only_known_placeholders():
         rows = list(CommsTemplate.objects.filter(kind=kind).values_list("name", flat=True))
         assert rows == names
     for t in CommsTemplate.objects.all():
-        assert comms_render.unknown_placeholders(t.subject, t.body) == []
+        assert templating.unknown_placeholders(t.subject, t.body) == []
         t.full_clean()
     resolved = CommsTemplate.objects.get(kind=CommsKind.STATUS_PAGE, name="Resolved")
     assert "{root_cause}" in resolved.body and resolved.state == "resolved"

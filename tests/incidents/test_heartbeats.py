@@ -13,20 +13,22 @@ from django.test import Client
 from django.urls import reverse
 
 from incidents import heartbeats, ingest, tasks
-from incidents.alert_models import (
+from incidents import matchers as silences
+from incidents.ingest import actions
+from incidents.models import (
     Alert,
     AlertStatus,
     Heartbeat,
     HeartbeatState,
     InboundPayload,
+    Incident,
     Integration,
     IntegrationKind,
     PayloadOutcome,
-    hash_token,
+    Severity,
 )
-from incidents.ingest import actions, silences
-from incidents.models import Incident, Severity
 from oncall.models import Page
+from oncall.tokens import hash_token
 from tests.incidents.test_concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db

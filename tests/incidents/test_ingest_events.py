@@ -11,14 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidents import api_views, ingest
-from incidents.alert_models import (
+from incidents.models import (
     Alert,
     AlertStatus,
+    DetectionSource,
     InboundPayload,
+    Incident,
     IntegrationKind,
     PayloadOutcome,
+    Severity,
+    Status,
+    TimelineKind,
 )
-from incidents.models import DetectionSource, Incident, Severity, Status, TimelineKind
 from oncall.models import EscalationLevel, EscalationPolicy, Page
 from tests.incidents.factories import ServiceFactory
 

@@ -9,9 +9,8 @@ import time_machine
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from incidents.alert_models import ManualReport, ReportState
 from incidents.ingest import actions
-from incidents.models import Incident, TimelineKind
+from incidents.models import Incident, ManualReport, ReportState, TimelineKind
 from tests.incidents.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db

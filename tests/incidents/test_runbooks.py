@@ -5,8 +5,14 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client
 
 from incidents import comms_runbooks, services
-from incidents.alert_models import Alert, Integration
-from incidents.models import Runbook, RunbookAttachment, RunbookStepTick, Severity
+from incidents.models import (
+    Alert,
+    Integration,
+    Runbook,
+    RunbookAttachment,
+    RunbookStepTick,
+    Severity,
+)
 from tests.incidents.factories import ServiceFactory, declare
 from tests.pages import assert_fragment, html
 

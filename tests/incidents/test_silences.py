@@ -13,10 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents import ingest
-from incidents.alert_models import Alert, IntegrationKind, Silence
+from incidents import matchers as matching
 from incidents.ingest import actions as ingest_actions
-from incidents.ingest import silences as matching
-from incidents.models import Incident
+from incidents.models import Alert, Incident, IntegrationKind, Silence
 from oncall.models import Page
 
 pytestmark = pytest.mark.django_db

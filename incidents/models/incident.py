@@ -1,6 +1,7 @@
-"""Incidents, their timeline and checklists (handbook §1, §3, §6.1).
+"""Incidents (handbook §1, §6.1): severity and its SLA targets, status and its
+lifecycle, the services they affect, and the per-year id sequence.
 
-Models answer questions about one object; every write goes through services.py.
+Models answer questions about one object; every write goes through services/.
 """
 
 from datetime import timedelta
@@ -9,8 +10,6 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
-
-from . import checklists
 
 
 class Severity(models.IntegerChoices):
@@ -226,135 +225,3 @@ class Incident(models.Model):
 
     def role_holders(self):
         return {u for u in (self.commander, self.technical_lead, self.communications_lead) if u}
-
-
-class TimelineKind(models.TextChoices):
-    NOTE = "note", "Note"
-    ACTION = "action", "Action taken"
-    FINDING = "finding", "Finding"
-    DECLARED = "declared", "Incident declared"
-    STATUS = "status", "Status change"
-    SEVERITY = "severity", "Severity change"
-    ROLE = "role", "Role assignment"
-    CHECKLIST = "checklist", "Checklist"
-    SLA = "sla", "SLA"
-    PAGE = "page", "Paging"
-    RESOLVED = "resolved", "Incident resolved"
-    ALERT = "alert", "Alert"
-    COMMS = "comms", "Communication"
-    AUTOMATION = "automation", "Automation"
-
-
-# Kinds a person may write by hand; the others are written by the system.
-MANUAL_KINDS = (TimelineKind.NOTE, TimelineKind.ACTION, TimelineKind.FINDING)
-
-
-class TimelineEntry(models.Model):
-    """One line of the incident's story (§6.1 TimelineEntry).
-
-    `occurred_at` is when it happened (back-fillable), `created_at` when it was
-    written. `version` rises with every edit so a stale edit is refused; the text
-    before each edit is kept in TimelineRevision. Deleting only marks the entry.
-    """
-
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
-    occurred_at = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    kind = models.CharField(max_length=20, choices=TimelineKind.choices, default=TimelineKind.NOTE)
-    body = models.TextField(help_text="Markdown.")
-    body_html = models.TextField(editable=False, help_text="body rendered and sanitised.")
-    version = models.PositiveIntegerField(default=1, editable=False)
-    edited_at = models.DateTimeField(null=True, blank=True, editable=False)
-    edited_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", editable=False,
-    )
-    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
-    deleted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", editable=False,
-    )
-
-    class Meta:
-        ordering = ["occurred_at", "id"]
-        indexes = [models.Index(fields=["incident", "occurred_at", "id"])]
-        verbose_name_plural = "timeline entries"
-
-    def __str__(self):
-        return f"{self.incident_id} {self.get_kind_display()} @ {self.occurred_at:%Y-%m-%d %H:%M}"
-
-    @property
-    def is_manual(self):
-        return self.kind in MANUAL_KINDS
-
-
-class TimelineRevision(models.Model):
-    """A timeline entry as it was before an edit (or a deletion)."""
-
-    entry = models.ForeignKey(TimelineEntry, on_delete=models.CASCADE, related_name="revisions")
-    version = models.PositiveIntegerField()
-    body = models.TextField()
-    occurred_at = models.DateTimeField()
-    kind = models.CharField(max_length=20, choices=TimelineKind.choices)
-    replaced_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    replaced_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-version"]
-        constraints = [
-            models.UniqueConstraint(fields=["entry", "version"], name="uniq_revision_version")
-        ]
-
-    def __str__(self):
-        return f"entry {self.entry_id} v{self.version}"
-
-
-class ChecklistPhase(models.TextChoices):
-    TRIAGE = checklists.TRIAGE, checklists.PHASE_LABELS[checklists.TRIAGE]
-    RESTORATION = checklists.RESTORATION, checklists.PHASE_LABELS[checklists.RESTORATION]
-    VERIFICATION = checklists.VERIFICATION, checklists.PHASE_LABELS[checklists.VERIFICATION]
-    CLOSURE = checklists.CLOSURE, checklists.PHASE_LABELS[checklists.CLOSURE]
-
-
-class ChecklistItem(models.Model):
-    """One step of §3.2 / §3.4 on one incident: ticked (who, when) or waived (why)."""
-
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="checklist")
-    phase = models.CharField(max_length=20, choices=ChecklistPhase.choices)
-    position = models.PositiveSmallIntegerField()
-    text = models.CharField(max_length=200)
-    done_at = models.DateTimeField(null=True, blank=True)
-    done_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    waived_reason = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["position"]
-        constraints = [
-            models.UniqueConstraint(fields=["incident", "position"], name="uniq_checklist_pos")
-        ]
-
-    def __str__(self):
-        return self.text
-
-    @property
-    def is_done(self):
-        return self.done_at is not None
-
-    @property
-    def is_settled(self):
-        """Ticked, or waived with a reason: what resolving needs of closure items."""
-        return self.is_done or bool(self.waived_reason)
-
-
-from .alert_models import *  # noqa: E402,F401,F403
-from .automation_models import *  # noqa: E402,F401,F403
-from .comms_models import *  # noqa: E402,F401,F403

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from oncall.tokens import new_token
 
-from .models import Incident, Severity
+from .. import matchers as matching
+from .incident import Incident, Severity
 
 
 class AutomationAction(models.TextChoices):
@@ -53,13 +54,11 @@ class AutomationRule(models.Model):
         return self.name
 
     def clean(self):
-        from .ingest import silences as matchers_  # ingest imports the models
-
         errors = {}
         if self.matchers:
             try:
-                self.matchers = matchers_.validate(self.matchers)
-            except matchers_.MatcherError as exc:
+                self.matchers = matching.validate(self.matchers)
+            except matching.MatcherError as exc:
                 errors["matchers"] = exc.errors
         if not self.alert_name and not self.matchers:
             errors["alert_name"] = "Name the alert, or give label matchers (or both)."

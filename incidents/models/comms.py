@@ -1,8 +1,6 @@
-"""Communications (handbook §5): templates, subscribers, sent updates and their
-deliveries; runbooks (§4) and the runbooks attached to an incident.
-
-Imported at the bottom of models.py so Django sees these as the incidents app's
-models; every write goes through comms.py.
+"""Communications (handbook §5): templates, subscribers, per-incident settings, sent
+updates and their deliveries. Every write goes through services/comms.py; sending is
+comms/delivery.py.
 """
 
 from django.conf import settings
@@ -10,25 +8,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
-from mindweave_ir.markup import render_markdown
 from oncall.models import Delivery
 
-from . import comms_render
-from .models import Incident, Service
-
-__all__ = [
-    "CommsDelivery",
-    "CommsKind",
-    "CommsStatus",
-    "CommsTemplate",
-    "CommsUpdate",
-    "IncidentComms",
-    "PublicState",
-    "Runbook",
-    "RunbookAttachment",
-    "RunbookStepTick",
-    "Subscriber",
-]
+from .. import templating
+from .incident import Incident, Service
 
 
 class CommsKind(models.TextChoices):
@@ -57,14 +40,14 @@ def _braced(name):
 
 
 def _unknown_message(unknown):
-    known = ", ".join(_braced(n) for n in comms_render.PLACEHOLDERS)
+    known = ", ".join(_braced(n) for n in templating.PLACEHOLDERS)
     names = ", ".join(_braced(n) for n in unknown)
     return f"Unknown placeholder{'s' if len(unknown) > 1 else ''} {names}. Known: {known}."
 
 
 class CommsTemplate(models.Model):
     """One §5 template: a subject (email subject, status-page title, Slack heading) and
-    a body with `{placeholder}`s from comms_render.PLACEHOLDERS. Managers edit these in
+    a body with `{placeholder}`s from templating.PLACEHOLDERS. Managers edit these in
     the admin; a placeholder outside the table is refused on save, by name."""
 
     kind = models.CharField(max_length=20, choices=CommsKind.choices)
@@ -87,13 +70,13 @@ class CommsTemplate(models.Model):
 
     def save(self, *args, **kwargs):
         # The admin calls clean(); code saving directly must not slip past the table.
-        unknown = comms_render.unknown_placeholders(self.subject, self.body)
+        unknown = templating.unknown_placeholders(self.subject, self.body)
         if unknown:
             raise ValidationError(_unknown_message(unknown))
         super().save(*args, **kwargs)
 
     def clean(self):
-        unknown = comms_render.unknown_placeholders(self.subject, self.body)
+        unknown = templating.unknown_placeholders(self.subject, self.body)
         if unknown:
             raise ValidationError(_unknown_message(unknown))
         if self.kind == CommsKind.STATUS_PAGE and not self.state:
@@ -172,7 +155,7 @@ class CommsUpdate(models.Model):
 
 class CommsDelivery(Delivery):
     """One update to one recipient (an address, or the incident's Slack webhook), sent
-    at most once: claimed, sent and recorded by comms.deliver (oncall/delivery.py)."""
+    at most once: claimed, sent and recorded by comms/delivery.py (oncall/delivery.py)."""
 
     update = models.ForeignKey(CommsUpdate, on_delete=models.CASCADE, related_name="deliveries")
     target = models.CharField(max_length=500)
@@ -185,70 +168,3 @@ class CommsDelivery(Delivery):
 
     def __str__(self):
         return f"{self.update_id} → {self.kind}"
-
-
-class Runbook(models.Model):
-    """A §4 runbook in Markdown, linked to the services and alert names it is for."""
-
-    title = models.CharField(max_length=200, unique=True)
-    body = models.TextField(help_text="Markdown; shown sanitised.")
-    services = models.ManyToManyField(Service, blank=True, related_name="runbooks")
-    alert_names = models.TextField(
-        blank=True, help_text="Alert names (alertname label) this runbook is for, one a line."
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["title"]
-
-    def __str__(self):
-        return self.title
-
-    def alert_name_list(self):
-        return [n.strip() for n in self.alert_names.splitlines() if n.strip()]
-
-    def body_html(self):
-        return render_markdown(self.body)
-
-    def steps(self):
-        return comms_render.runbook_steps(self.body)
-
-
-class RunbookAttachment(models.Model):
-    """A runbook an IC attached to an incident; its steps are ticked one by one."""
-
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="runbooks")
-    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="attachments")
-    attached_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
-                                    on_delete=models.SET_NULL, related_name="+")
-    attached_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["attached_at", "id"]
-        constraints = [
-            models.UniqueConstraint(fields=["incident", "runbook"], name="uniq_runbook_attach")
-        ]
-
-    def __str__(self):
-        return f"{self.runbook} on {self.incident_id}"
-
-
-class RunbookStepTick(models.Model):
-    """One ticked step (by position in Runbook.steps(), its text kept as ticked)."""
-
-    attachment = models.ForeignKey(RunbookAttachment, on_delete=models.CASCADE,
-                                   related_name="ticks")
-    position = models.PositiveSmallIntegerField()
-    text = models.CharField(max_length=200)
-    done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                related_name="+")
-    done_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["position"]
-        constraints = [
-            models.UniqueConstraint(fields=["attachment", "position"], name="uniq_runbook_tick")
-        ]
-
-    def __str__(self):
-        return self.text
