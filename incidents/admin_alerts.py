@@ -9,8 +9,7 @@ from django.utils.text import Truncator
 
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin
 
-from . import heartbeats, ingest
-from .ingest import actions as ingest_actions
+from . import heartbeats, ingest, services
 from .models import Alert, Heartbeat, InboundPayload, Integration, ManualReport, Silence
 
 
@@ -106,7 +105,7 @@ class SilenceAdmin(ManagerAdminMixin, admin.ModelAdmin):
     @admin.action(description="Expire now (suppressed alerts are not re-fired)")
     def expire_now(self, request, queryset):
         for silence in queryset:
-            ingest_actions.expire_silence(silence, by=request.user)
+            services.expire_silence(silence, by=request.user)
         self.message_user(request, f"Expired {queryset.count()} silence(s).")
 
 

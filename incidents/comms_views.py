@@ -6,6 +6,7 @@ as 4xx inside the fragment, with the form as typed.
 """
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,9 +15,18 @@ from django_htmx.http import trigger_client_event
 
 from mindweave_ir.htmx import is_fragment
 
-from . import comms, comms_runbooks, permissions
+from . import permissions, services
+from .comms import cadence, compose
 from .comms_forms import ComposeForm, ResolveCommsForm, SlackWebhookForm, resolution_templates
-from .models import CommsKind, CommsTemplate, CommsUpdate, Incident, RunbookAttachment
+from .models import (
+    CommsKind,
+    CommsTemplate,
+    CommsUpdate,
+    Incident,
+    Runbook,
+    RunbookAttachment,
+    RunbookStepTick,
+)
 from .services import IncidentError
 from .views import TIMELINE_CHANGED, _refusal
 
@@ -30,17 +40,17 @@ def _incident(ref):
 
 
 def _comms_context(request, incident, **overrides):
-    last = comms.last_update_at(incident)
+    last = cadence.last_update_at(incident)
     templates = list(CommsTemplate.objects.filter(is_active=True))
     context = {
         "incident": incident,
-        "can_send": comms.can_send(request.user, incident),
+        "can_send": permissions.can_send_updates(request.user, incident),
         "templates_by_kind": [(label, [t for t in templates if t.kind == kind])
                               for kind, label in CommsKind.choices],
         "updates": incident.comms_updates.select_related("sent_by").order_by("-created_at")[:50],
         "last_update_at": last,
-        "next_update_at": comms.next_update_due(incident, last=last),
-        "slack_webhook": comms.slack_webhook(incident),
+        "next_update_at": cadence.next_update_due(incident, last=last),
+        "slack_webhook": compose.slack_webhook(incident),
         "now": timezone.now(),
     }
     context.update(overrides)
@@ -71,7 +81,7 @@ def comms_compose(request, ref):
     chosen = request.GET.get("template", "")
     template = get_object_or_404(CommsTemplate, pk=int(chosen) if chosen.isdigit() else 0,
                                  is_active=True)
-    subject, body = comms.preview(template, incident)
+    subject, body = compose.preview(template, incident)
     form = ComposeForm(initial={"template": template.pk, "subject": subject, "body": body})
     return _respond(request, incident, "incident-comms", compose_form=form, chosen=template)
 
@@ -85,13 +95,13 @@ def comms_send(request, ref):
                         chosen=form.cleaned_data.get("template"))
     template = form.cleaned_data["template"]
     try:
-        comms.send_update(incident, channel=template.kind, subject=form.cleaned_data["subject"],
+        services.send_update(incident, channel=template.kind, subject=form.cleaned_data["subject"],
                           body=form.cleaned_data["body"], template=template, by=request.user)
     except (IncidentError, PermissionDenied) as exc:
         status, message = _refusal(exc)
         return _respond(request, incident, "incident-comms", status=status, compose_form=form,
                         chosen=template, comms_error=message,
-                        nothing_sent=isinstance(exc, comms.NothingToSend))
+                        nothing_sent=isinstance(exc, services.NothingToSend))
     return _respond(request, incident, "incident-comms", changed=True,
                     comms_notice=f"{template.get_kind_display()} update sent.")
 
@@ -101,7 +111,7 @@ def comms_resend(request, ref, pk):
     incident = _incident(ref)
     update = get_object_or_404(CommsUpdate, pk=pk, incident=incident)
     try:
-        comms.resend_update(update, by=request.user)
+        services.resend_update(update, by=request.user)
     except (IncidentError, PermissionDenied) as exc:
         status, message = _refusal(exc)
         return _respond(request, incident, "incident-comms", status=status, comms_error=message)
@@ -116,7 +126,7 @@ def comms_slack(request, ref):
     try:
         if not form.is_valid():
             raise IncidentError("Enter the webhook URL.")
-        comms.set_slack_webhook(incident, url=form.cleaned_data["url"], by=request.user)
+        services.set_slack_webhook(incident, url=form.cleaned_data["url"], by=request.user)
     except (IncidentError, PermissionDenied) as exc:
         status, message = _refusal(exc)
         return _respond(request, incident, "incident-comms", status=status, comms_error=message)
@@ -128,17 +138,58 @@ def comms_slack(request, ref):
 def resolve_options(request, ref):
     """The resolve form's update checkboxes with their previews (§6.1)."""
     incident = _incident(ref)
-    if not comms.can_send(request.user, incident):
+    if not permissions.can_send_updates(request.user, incident):
         return render(request, "incidents/comms/_resolve_options.html", {"form": None})
     templates = resolution_templates()
     now = timezone.now()
-    previews = {kind: comms.preview(t, incident, now=now, resolved_at=now)
+    previews = {kind: compose.preview(t, incident, now=now, resolved_at=now)
                 for kind, t in templates.items() if t is not None}
     form = ResolveCommsForm(templates=templates, previews=previews)
     return render(request, "incidents/comms/_resolve_options.html", {"form": form})
 
 
 # --- Runbooks -----------------------------------------------------------------------------
+
+def alert_names(incident):
+    """The `alertname` labels of the incident's alerts (none when it has no alerts)."""
+    alerts = getattr(incident, "alerts", None)
+    if alerts is None:
+        return set()
+    names = set()
+    for labels in alerts.values_list("labels", flat=True)[:200]:
+        if isinstance(labels, dict) and labels.get("alertname"):
+            names.add(str(labels["alertname"]))
+    return names
+
+
+def suggested(incident):
+    """Runbooks for the incident's services or its alerts' names, not yet attached;
+    those matching both first."""
+    service_ids = {s.pk for s in incident.services.all()}
+    names = alert_names(incident)
+    taken = set(incident.runbooks.values_list("runbook_id", flat=True))
+    scored = []
+    for runbook in Runbook.objects.prefetch_related("services"):
+        if runbook.pk in taken:
+            continue
+        by_service = bool(service_ids & {s.pk for s in runbook.services.all()})
+        by_alert = bool(names & set(runbook.alert_name_list()))
+        if by_service or by_alert:
+            scored.append((-(by_service + by_alert), runbook.title, runbook))
+    return [runbook for *_, runbook in sorted(scored, key=lambda x: x[:2])]
+
+
+def attached(incident):
+    """The incident's runbooks, each with its steps as (position, text, tick or None)."""
+    rows = incident.runbooks.select_related("runbook", "attached_by").prefetch_related(
+        Prefetch("ticks", queryset=RunbookStepTick.objects.select_related("done_by")))
+    result = []
+    for attachment in rows:
+        ticks = {t.position: t for t in attachment.ticks.all()}
+        steps = [(i, text, ticks.get(i)) for i, text in enumerate(attachment.runbook.steps())]
+        result.append((attachment, steps))
+    return result
+
 
 def _runbooks_respond(request, incident, *, status=200, **extra):
     if not is_fragment(request) and request.method == "POST" and status < 400:
@@ -147,8 +198,8 @@ def _runbooks_respond(request, incident, *, status=200, **extra):
         "incident": incident,
         "can_attach": permissions.can_command(request.user, incident),
         "can_tick": permissions.can_edit(request.user, incident),
-        "attached": comms_runbooks.attached(incident),
-        "suggested": comms_runbooks.suggested(incident),
+        "attached": attached(incident),
+        "suggested": suggested(incident),
         **extra,
     }
     template = f"{RUNBOOKS}#incident-runbooks" if is_fragment(request) \
@@ -165,7 +216,7 @@ def runbooks_panel(request, ref):
 def runbook_attach(request, ref):
     incident = _incident(ref)
     try:
-        comms_runbooks.attach(incident, runbook_id=request.POST.get("runbook"),
+        services.attach_runbook(incident, runbook_id=request.POST.get("runbook"),
                               by=request.user)
     except (IncidentError, PermissionDenied) as exc:
         status, message = _refusal(exc)
@@ -178,8 +229,8 @@ def runbook_tick(request, ref, pk, position):
     incident = _incident(ref)
     attachment = get_object_or_404(RunbookAttachment, pk=pk, incident=incident)
     try:
-        comms_runbooks.tick(attachment, position=position, done=bool(request.POST.get("done")),
-                            by=request.user)
+        services.tick_runbook_step(attachment, position=position,
+                                   done=bool(request.POST.get("done")), by=request.user)
     except (IncidentError, PermissionDenied) as exc:
         status, message = _refusal(exc)
         return _runbooks_respond(request, incident, status=status, runbook_error=message)

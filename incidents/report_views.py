@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .ingest import actions as ingest_actions
+from . import permissions, services
 from .models import ManualReport, ReportState
 from .report_forms import DismissForm, ReportForm
 
@@ -28,10 +28,10 @@ def report_new(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            report = ingest_actions.submit_report(
+            report = services.submit_report(
                 what=data["what"], who_affected=data["who_affected"], since=data["since"],
                 service=data["service"], by=request.user)
-        except ingest_actions.TriageError as exc:
+        except services.TriageError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Thank you: report #{report.pk} is in the triage queue; "
@@ -50,7 +50,7 @@ def _triage_context(request, dismiss_forms=None):
                  reports.filter(state=ReportState.OPEN).order_by("created_at", "id")],
         "decided": reports.exclude(state=ReportState.OPEN)
         .select_related("decided_by", "incident").order_by("-decided_at", "-id")[:DECIDED_SHOWN],
-        "can_triage": ingest_actions.can_manage(request.user),
+        "can_triage": permissions.can_triage(request.user),
     }
 
 
@@ -64,15 +64,15 @@ def triage(request):
 def report_dismiss(request, pk):
     """Dismiss with a reason (required); a decided report is refused, nothing changed."""
     report = get_object_or_404(ManualReport, pk=pk)
-    if not ingest_actions.can_manage(request.user):
+    if not permissions.can_triage(request.user):
         raise PermissionDenied("Only Incident Commanders and Managers may triage reports.")
     form = DismissForm(request.POST)
     if not form.is_valid():
         return render(request, TRIAGE, _triage_context(request, {report.pk: form}), status=400)
     try:
-        ingest_actions.dismiss_report(report, reason=form.cleaned_data["reason"],
+        services.dismiss_report(report, reason=form.cleaned_data["reason"],
                                        by=request.user)
-    except ingest_actions.TriageError as exc:
+    except services.TriageError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Report #{report.pk} dismissed.")
@@ -89,7 +89,7 @@ def report_to_declare(request):
         report = ManualReport.objects.select_related("service").get(pk=int(raw))
     except (ValueError, ManualReport.DoesNotExist):
         raise Http404("No such report.") from None
-    if not ingest_actions.can_manage(request.user):
+    if not permissions.can_triage(request.user):
         raise PermissionDenied("Only Incident Commanders and Managers may triage reports.")
     if report.is_open:
         return report, None

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mindweave_ir.templatetags.mw import when
 
 from . import matchers as matching
+from . import permissions, services
 from .forms import LocalDateTimeInput
-from .ingest import actions as ingest_actions
 from .models import Alert, Integration, Silence
 
 LIST = "incidents/silences/silence_list.html"
@@ -60,7 +60,7 @@ def _list_context(request, form):
     return {
         "current": counted.filter(ends_at__gt=now).order_by("starts_at", "id"),
         "expired": counted.expired(now).order_by("-ends_at", "-id")[:EXPIRED_SHOWN],
-        "form": form, "can_manage": ingest_actions.can_manage(request.user), "now": now,
+        "form": form, "can_manage": permissions.can_triage(request.user), "now": now,
     }
 
 
@@ -71,7 +71,7 @@ def silence_list(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            silence = ingest_actions.create_silence(
+            silence = services.create_silence(
                 matchers=data["matchers"], integration=data["integration"],
                 starts_at=data["starts_at"], ends_at=data["ends_at"],
                 comment=data["comment"], by=request.user)
@@ -95,7 +95,7 @@ def silence_detail(request, pk):
         .order_by("-created_at", "-id")
     return render(request, "incidents/silences/silence_detail.html", {
         "silence": silence, "alerts": alerts[:SUPPRESSED_SHOWN], "total": alerts.count(),
-        "state": silence.state(), "can_manage": ingest_actions.can_manage(request.user),
+        "state": silence.state(), "can_manage": permissions.can_triage(request.user),
     })
 
 
@@ -103,7 +103,7 @@ def silence_detail(request, pk):
 def silence_expire(request, pk):
     """End a silence now; what it suppressed is not re-fired."""
     silence = get_object_or_404(Silence, pk=pk)
-    ingest_actions.expire_silence(silence, by=request.user)
+    services.expire_silence(silence, by=request.user)
     messages.success(request, f"Silence #{silence.pk} expired. Alerts it suppressed were not "
                               "re-fired; their next message is routed as usual.")
     return redirect("incidents:silences")

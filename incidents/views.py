@@ -22,7 +22,7 @@ from mindweave_ir.htmx import is_fragment
 from oncall.dashboard import on_call_panel
 from oncall.models import Notification, Page, PageStatus
 
-from . import classification, comms, permissions, report_views, services
+from . import classification, permissions, report_views, services
 from .comms_forms import ResolveCommsForm
 from .filters import IncidentFilter
 from .forms import (
@@ -37,7 +37,6 @@ from .forms import (
     WaiveForm,
     responder_users,
 )
-from .ingest import actions as triage
 from .models import (
     ChecklistItem,
     ChecklistPhase,
@@ -243,7 +242,7 @@ def declare(request):
                         exercise=data["exercise"],
                     )
                     if report is not None:  # a refusal here undoes the declare too
-                        triage.mark_declared(report, incident=incident, by=request.user)
+                        services.mark_declared(report, incident=incident, by=request.user)
             except services.IncidentError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -307,7 +306,7 @@ def incident_resolve(request, ref):
             raise services.IncidentError("Check the updates to send: " + updates.errors.as_text())
         incident = services.resolve_incident(incident, resolution=data["resolution"],
                                              by=request.user)
-        comms.send_resolution_updates(incident, items=updates.items(), by=request.user)
+        services.send_resolution_updates(incident, items=updates.items(), by=request.user)
 
     return _header_action(request, ref, ResolveForm, "resolve_form", act)
 

@@ -32,8 +32,7 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from incidents import ingest
-from incidents.ingest import actions as ingest_actions
+from incidents import ingest, services
 from incidents.models import (
     ChecklistPhase,
     Incident,
@@ -241,7 +240,7 @@ class World:
 
     @cached_property
     def silence(self):
-        return ingest_actions.create_silence(
+        return services.create_silence(
             matchers=[{"name": "alertname", "value": "DiskFull", "is_regex": False,
                        "is_equal": True}],
             ends_at=NOW + timedelta(hours=4), comment="Disk swap", by=self.commander)
@@ -259,7 +258,7 @@ class World:
 
     @cached_property
     def report(self):
-        return ingest_actions.submit_report(what="Checkout is slow", who_affected="EU",
+        return services.submit_report(what="Checkout is slow", who_affected="EU",
                                             since=NOW - timedelta(minutes=10),
                                             by=self.users["viewer"])
 

@@ -8,7 +8,8 @@ from django.contrib.admin.sites import site
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 
-from incidents import comms, templating
+from incidents import templating
+from incidents.comms import compose
 from incidents.models import CommsKind, CommsTemplate, Runbook
 from incidents.templating import Facts, format_duration, render, runbook_steps, unfilled
 from tests.incidents.factories import ServiceFactory, declare
@@ -125,7 +126,7 @@ def test_preview_fills_a_seeded_template_from_a_real_incident(ic):
     incident = declare(ic, title="Checkout failing", services=[service],
                        customer_impact="Card payments fail.")
     template = CommsTemplate.objects.get(kind=CommsKind.SLACK, name="Incident declared")
-    subject, body = comms.preview(template, incident)
+    subject, body = compose.preview(template, incident)
     assert subject == "🚨 INCIDENT DECLARED"
     assert "**Severity**: SEV-2" in body and "**Service**: Checkout API" in body
     assert "**Impact**: Card payments fail." in body and "@Ic" in body

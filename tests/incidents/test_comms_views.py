@@ -4,7 +4,8 @@ the resolve form's updates (§6.1)."""
 import pytest
 from django.test import Client
 
-from incidents import comms, services
+from incidents import services
+from incidents.comms import delivery
 from incidents.models import (
     CommsKind,
     CommsStatus,
@@ -134,18 +135,18 @@ def test_a_viewer_may_not_send(viewer, incident):
 
 
 def test_failed_update_shows_error_and_resend_button(ic, incident, receiver):  # noqa: F811
-    comms.set_slack_webhook(incident, url=receiver.url(), by=ic)
+    services.set_slack_webhook(incident, url=receiver.url(), by=ic)
     receiver.answer(500, "boom")
-    update = comms.send_update(incident, channel=CommsKind.SLACK, subject="", body="Hi", by=ic)
+    update = services.send_update(incident, channel=CommsKind.SLACK, subject="", body="Hi", by=ic)
     update.deliveries.update(attempts=5)  # the last attempt
-    comms.deliver_update(update.pk)
+    delivery.deliver_update(update.pk)
     client = login(ic)
     text = html(client.get(f"/incidents/{incident.ref}/comms/", **HX))
     assert "Failed" in text and "HTTP 500" in text and "Resend" in text
     receiver.answer(200, "ok")
     response = client.post(f"/incidents/{incident.ref}/comms/{update.pk}/resend/", **HX)
     assert response.status_code == 200 and "Queued again." in html(response)
-    comms.deliver_update(update.pk)
+    delivery.deliver_update(update.pk)
     update.refresh_from_db()
     assert update.status == CommsStatus.SENT
 
@@ -162,7 +163,7 @@ def test_slack_webhook_form_saves_and_never_shows_the_url(ic, incident):
 
 @pytest.mark.parametrize("model", ["commstemplate", "subscriber", "runbook", "commsupdate"])
 def test_managers_use_the_comms_admin(manager, viewer, incident, model):
-    comms.send_update(incident, channel=CommsKind.STATUS_PAGE, subject="S", body="B",
+    services.send_update(incident, channel=CommsKind.STATUS_PAGE, subject="S", body="B",
                       state="investigating", by=manager)
     response = login(manager).get(f"/admin/incidents/{model}/")
     assert response.status_code == 200
@@ -203,7 +204,7 @@ def test_resolving_with_updates_sends_them_and_archives_the_channel(
         ic, incident, service, receiver):  # noqa: F811
     settle(incident, ic)
     Subscriber.objects.create(service=service, email="a@customer.example", confirmed=True)
-    comms.set_slack_webhook(incident, url=receiver.url(), by=ic)
+    services.set_slack_webhook(incident, url=receiver.url(), by=ic)
     response = login(ic).post(f"/incidents/{incident.ref}/resolve/", {
         "resolution": "Rolled back the deploy.",
         "status_page_send": "on", "status_page_subject": "Resolved - Checkout API issue",

@@ -9,8 +9,8 @@ import time_machine
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from incidents.ingest import actions
 from incidents.models import Incident, ManualReport, ReportState, TimelineKind
+from incidents.services import triage as actions
 from tests.incidents.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db

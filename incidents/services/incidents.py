@@ -1,27 +1,22 @@
-"""Every state-changing operation on incidents.
+"""Incidents from declaration to resolution (§6.1): declare, open for an alert, move
+the status, change the severity, assign roles, join, resolve; SLA breach notes.
 
-Each function runs in one transaction, checks permission and state first (a
-refusal raises and changes nothing), and writes its own timeline entry. Views,
-the admin, tasks and commands call these; none repeats the logic.
+Each verb runs in one transaction, checks permission and state first (a refusal
+raises and changes nothing), and writes its own timeline entry. Views, the admin,
+the API, tasks and commands call these; none repeats the logic.
 """
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from mindweave_ir.errors import Conflict, Refused
-from mindweave_ir.markup import render_markdown
 from oncall import paging
 from oncall.models import OPEN_PAGE_STATUSES, EscalationPolicy, Page, PageEventKind
 
-from . import checklists, permissions
-from .models import (
-    MANUAL_KINDS,
+from .. import checklists, permissions
+from ..models import (
     ChecklistItem,
     ChecklistPhase,
     DetectionSource,
@@ -30,49 +25,15 @@ from .models import (
     IncidentSequence,
     Severity,
     Status,
-    TimelineEntry,
     TimelineKind,
-    TimelineRevision,
 )
-
-
-class IncidentError(Refused):
-    """A request the rules refuse (illegal transition, missing reason ...)."""
-
-
-class ConflictError(IncidentError, Conflict):
-    """Someone else changed the object since the caller read it (`current`)."""
-
+from .common import IncidentError, lock, name, require, write_entry
 
 ROLE_FIELDS = {
     "commander": "Incident Commander",
     "technical_lead": "Technical Lead",
     "communications_lead": "Communications Lead",
 }
-
-
-def _require(allowed, message):
-    if not allowed:
-        raise PermissionDenied(message)
-
-
-def _name(user):
-    if user is None:
-        return "nobody"
-    return user.get_full_name() or user.get_username()
-
-
-def _log(incident, kind, body, *, by, occurred_at=None):
-    now = timezone.now()
-    return TimelineEntry.objects.create(
-        incident=incident, kind=kind, body=body, body_html=render_markdown(body),
-        author=by, occurred_at=occurred_at or now, created_at=now,
-    )
-
-
-def _locked(incident):
-    """Re-read the incident under a row lock so concurrent writers queue up."""
-    return Incident.objects.select_for_update().get(pk=incident.pk)
 
 
 def _next_ref(year):
@@ -116,8 +77,8 @@ def declare_incident(
     The declarer commands it unless someone else is named. A test or game day
     (`exercise`) runs the same way; only the metrics leave it out.
     """
-    _require(permissions.can_declare(by), "Only Responders, Incident Commanders and Managers "
-                                          "may declare incidents.")
+    require(permissions.can_declare(by), "Only Responders, Incident Commanders and Managers "
+                                         "may declare incidents.")
     severity = Severity(severity)
     title = (title or "").strip()
     if not title or len(title) > Incident._meta.get_field("title").max_length:
@@ -144,12 +105,12 @@ def declare_incident(
         detected_at=detected_at, commander=commander or by,
         exercise=Exercise(exercise or Exercise.REAL),
     )
-    body = f"Incident declared as **{severity.label}** by {_name(by)}; " \
-           f"commander {_name(incident.commander)}; channel `{incident.channel_name}`."
+    body = f"Incident declared as **{severity.label}** by {name(by)}; " \
+           f"commander {name(incident.commander)}; channel `{incident.channel_name}`."
     if override_reason:
         body += f"\n\nSeverity set over the decision tree's " \
                 f"{Severity(classified_severity).label}: {override_reason}"
-    _log(incident, TimelineKind.DECLARED, body, by=by)
+    write_entry(incident, TimelineKind.DECLARED, body, by=by)
     if page_oncall:
         _page_on_call(incident, by=by)
     return incident
@@ -186,8 +147,8 @@ def _page_on_call(incident, *, by, policy=None):
         return None
     policy = policy or _policy_for(incident)
     if policy is None:
-        _log(incident, TimelineKind.PAGE, "**Nobody was paged**: no escalation policy maps "
-             "to these services and there is no default policy.", by=None)
+        write_entry(incident, TimelineKind.PAGE, "**Nobody was paged**: no escalation policy maps "
+                    "to these services and there is no default policy.", by=None)
         return None
     return paging.trigger_page(
         title=f"{incident.ref} {incident.title}", severity=severity.label,
@@ -215,16 +176,10 @@ def open_incident_for_alert(*, title, severity, description, detection_source, s
         now, services, title=title, description=description, severity=severity,
         detection_source=detection_source, declared_by=None, started_at=started_at,
         detected_at=now)
-    _log(incident, TimelineKind.DECLARED, f"Incident opened as **{severity.label}** by an "
-         f"alert; no commander yet; channel `{incident.channel_name}`.\n\n{description}",
-         by=None)
+    write_entry(incident, TimelineKind.DECLARED, f"Incident opened as **{severity.label}** by an "
+                f"alert; no commander yet; channel `{incident.channel_name}`.\n\n{description}",
+                by=None)
     return incident, _page_on_call(incident, by=None, policy=policy)
-
-
-def note_alert(incident, *, body, kind=TimelineKind.ALERT):
-    """A system entry on the incident's timeline about one of its alerts (or what an
-    automation rule did about one)."""
-    return _log(incident, kind, body, by=None)
 
 
 def on_page_event(kind, page, text, *, by=None):
@@ -240,15 +195,15 @@ def on_page_event(kind, page, text, *, by=None):
     if kind == PageEventKind.ACKNOWLEDGED and incident.acknowledged_at is None:
         Incident.objects.filter(pk=incident.pk, acknowledged_at__isnull=True).update(
             acknowledged_at=page.acknowledged_at)
-    _log(incident, TimelineKind.PAGE, f"Page ({page.severity}): {text}", by=by)
+    write_entry(incident, TimelineKind.PAGE, f"Page ({page.severity}): {text}", by=by)
 
 
 @transaction.atomic
 def change_status(incident, *, to, by, note=""):
     """Move the incident along its lifecycle; resolving goes through resolve_incident."""
-    incident = _locked(incident)
-    _require(permissions.can_command(by, incident),
-             "Only the incident's commander, Incident Commanders and Managers change status.")
+    incident = lock(incident)
+    require(permissions.can_command(by, incident),
+            "Only the incident's commander, Incident Commanders and Managers change status.")
     to = Status(to)
     if to == Status.RESOLVED:
         return resolve_incident(incident, resolution=note, by=by)
@@ -273,10 +228,10 @@ def change_status(incident, *, to, by, note=""):
         incident.resolution = ""
     incident.save()
     verb = "reopened" if before == Status.RESOLVED else "moved"
-    body = f"Status {verb}: {before.label} → **{to.label}** by {_name(by)}."
+    body = f"Status {verb}: {before.label} → **{to.label}** by {name(by)}."
     if note.strip():
         body += f"\n\n{note.strip()}"
-    _log(incident, TimelineKind.STATUS, body, by=by)
+    write_entry(incident, TimelineKind.STATUS, body, by=by)
     return incident
 
 
@@ -296,9 +251,9 @@ def subscribe_resolved(listener):
 @transaction.atomic
 def resolve_incident(incident, *, resolution, by):
     """Resolve (§6.1 resolveIncident): needs a resolution and every closure item settled."""
-    incident = _locked(incident)
-    _require(permissions.can_command(by, incident),
-             "Only the incident's commander, Incident Commanders and Managers resolve.")
+    incident = lock(incident)
+    require(permissions.can_command(by, incident),
+            "Only the incident's commander, Incident Commanders and Managers resolve.")
     if Status.RESOLVED not in incident.allowed_transitions():
         raise IncidentError(f"A {incident.get_status_display()} incident cannot be resolved.")
     resolution = (resolution or "").strip()
@@ -320,8 +275,8 @@ def resolve_incident(incident, *, resolution, by):
     incident.acknowledged_at = incident.acknowledged_at or now
     incident.mitigated_at = incident.mitigated_at or now
     incident.save()
-    _log(incident, TimelineKind.RESOLVED,
-         f"Resolved by {_name(by)} (was {before.label}).\n\n{resolution}", by=by)
+    write_entry(incident, TimelineKind.RESOLVED,
+                f"Resolved by {name(by)} (was {before.label}).\n\n{resolution}", by=by)
     for listener in _resolved_listeners:
         listener(incident)
     for page in Page.objects.filter(source=f"incident:{incident.pk}",
@@ -333,9 +288,9 @@ def resolve_incident(incident, *, resolution, by):
 @transaction.atomic
 def change_severity(incident, *, to, by, reason="", page_oncall=True):
     """Escalate or de-escalate; the timeline says which (§6.1 updateSeverity)."""
-    incident = _locked(incident)
-    _require(permissions.can_command(by, incident),
-             "Only the incident's commander, Incident Commanders and Managers change severity.")
+    incident = lock(incident)
+    require(permissions.can_command(by, incident),
+            "Only the incident's commander, Incident Commanders and Managers change severity.")
     to = Severity(to)
     before = Severity(incident.severity)
     if to == before:
@@ -349,10 +304,10 @@ def change_severity(incident, *, to, by, reason="", page_oncall=True):
     incident.severity = to
     incident.save(update_fields=["severity", "updated_at"])
     word = "escalated" if escalated else "de-escalated"
-    body = f"Severity {word}: {before.label} → **{to.label}** by {_name(by)}."
+    body = f"Severity {word}: {before.label} → **{to.label}** by {name(by)}."
     if reason:
         body += f"\n\n{reason}"
-    _log(incident, TimelineKind.SEVERITY, body, by=by)
+    write_entry(incident, TimelineKind.SEVERITY, body, by=by)
     if escalated and page_oncall:
         _page_on_call(incident, by=by)  # §6.1 updateSeverity: re-page when escalated
     return incident
@@ -361,155 +316,38 @@ def change_severity(incident, *, to, by, reason="", page_oncall=True):
 @transaction.atomic
 def assign_role(incident, *, role, user, by):
     """Give one of the three §3.3 roles to `user` (None clears TL or CL)."""
-    incident = _locked(incident)
-    _require(permissions.can_command(by, incident),
-             "Only the incident's commander, Incident Commanders and Managers assign roles.")
+    incident = lock(incident)
+    require(permissions.can_command(by, incident),
+            "Only the incident's commander, Incident Commanders and Managers assign roles.")
     if role not in ROLE_FIELDS:
         raise IncidentError(f"Unknown role {role!r}.")
     if role == "commander" and user is None:
         raise IncidentError("An incident always has an Incident Commander; name the next one.")
     if user is not None and not permissions.can_hold_role(user):
-        raise IncidentError(f"{_name(user)} is a Viewer and cannot hold an incident role.")
+        raise IncidentError(f"{name(user)} is a Viewer and cannot hold an incident role.")
     field = f"{role}_id"
     if getattr(incident, field) == (user.pk if user else None):
-        raise IncidentError(f"{_name(user)} is already {ROLE_FIELDS[role]}.")
+        raise IncidentError(f"{name(user)} is already {ROLE_FIELDS[role]}.")
     setattr(incident, role, user)
     incident.save(update_fields=[role, "updated_at"])
     if user is None:
-        body = f"{ROLE_FIELDS[role]} unassigned by {_name(by)}."
+        body = f"{ROLE_FIELDS[role]} unassigned by {name(by)}."
     else:
-        body = f"**{_name(user)}** is now {ROLE_FIELDS[role]} (assigned by {_name(by)})."
-    _log(incident, TimelineKind.ROLE, body, by=by)
+        body = f"**{name(user)}** is now {ROLE_FIELDS[role]} (assigned by {name(by)})."
+    write_entry(incident, TimelineKind.ROLE, body, by=by)
     return incident
 
 
 @transaction.atomic
 def join_incident(incident, *, by):
     """A responder joins the response, which lets them edit timeline and checklists."""
-    incident = _locked(incident)
-    _require(permissions.can_join(by, incident), "Viewers cannot join incidents.")
+    incident = lock(incident)
+    require(permissions.can_join(by, incident), "Viewers cannot join incidents.")
     if permissions.works_on(by, incident):
         raise IncidentError("You are already working on this incident.")
     incident.responders.add(by)
-    _log(incident, TimelineKind.ROLE, f"{_name(by)} joined the response.", by=by)
+    write_entry(incident, TimelineKind.ROLE, f"{name(by)} joined the response.", by=by)
     return incident
-
-
-def _require_edit(incident, by):
-    """Check against a fresh, locked read: roles may have changed since the caller's."""
-    _require(permissions.can_edit(by, _locked(incident)),
-             "Only people working on this incident may change its timeline and checklists.")
-
-
-def _clean_entry(body, kind, occurred_at):
-    body = (body or "").strip()
-    if not body:
-        raise IncidentError("A timeline entry needs some text.")
-    if kind not in MANUAL_KINDS:
-        raise IncidentError(f"{kind!r} entries are written by the system, not by hand.")
-    if occurred_at and occurred_at > timezone.now() + timedelta(minutes=5):
-        raise IncidentError("A timeline entry cannot be in the future.")
-    return body
-
-
-@transaction.atomic
-def add_timeline_entry(incident, *, body, by, kind=TimelineKind.NOTE, occurred_at=None):
-    _require_edit(incident, by)
-    body = _clean_entry(body, kind, occurred_at)
-    return _log(incident, kind, body, by=by, occurred_at=occurred_at)
-
-
-def _keep_revision(entry, by):
-    """Save the entry as it stands before `by` edits or deletes it."""
-    TimelineRevision.objects.create(
-        entry=entry, version=entry.version, body=entry.body,
-        occurred_at=entry.occurred_at, kind=entry.kind, replaced_by=by,
-    )
-
-
-@transaction.atomic
-def edit_timeline_entry(entry, *, body, expected_version, by, kind=None, occurred_at=None):
-    """Edit a hand-written entry, keeping the previous text as a revision.
-
-    The UPDATE only applies if the version is still the one the editor saw; if
-    someone saved in between, nothing is written and ConflictError carries the
-    entry as it now stands.
-    """
-    _require_edit(entry.incident, by)
-    if not entry.is_manual:
-        raise IncidentError("System entries are part of the audit trail and cannot be edited.")
-    kind = kind or entry.kind
-    body = _clean_entry(body, kind, occurred_at)
-    occurred_at = occurred_at or entry.occurred_at
-    current = TimelineEntry.objects.select_for_update().get(pk=entry.pk)
-    if current.deleted_at is not None:
-        raise ConflictError("This entry was deleted while you were editing it.", current)
-    if current.version != expected_version:
-        raise ConflictError(
-            f"{_name(current.edited_by)} changed this entry while you were editing it. "
-            "Your text was not saved; it is shown below so you can merge it.", current,
-        )
-    _keep_revision(current, by)
-    current.body = body
-    current.body_html = render_markdown(body)
-    current.kind = kind
-    current.occurred_at = occurred_at
-    current.version += 1
-    current.edited_at = timezone.now()
-    current.edited_by = by
-    current.save()
-    return current
-
-
-@transaction.atomic
-def delete_timeline_entry(entry, *, expected_version, by):
-    """Hide a hand-written entry; it stays in the database with who deleted it and when."""
-    _require_edit(entry.incident, by)
-    if not entry.is_manual:
-        raise IncidentError("System entries are part of the audit trail and cannot be deleted.")
-    current = TimelineEntry.objects.select_for_update().get(pk=entry.pk)
-    if current.deleted_at is not None:
-        raise IncidentError("This entry is already deleted.")
-    if current.version != expected_version:
-        raise ConflictError(
-            f"{_name(current.edited_by)} changed this entry since you loaded it; "
-            "read it again before deleting.", current,
-        )
-    _keep_revision(current, by)
-    current.deleted_at = timezone.now()
-    current.deleted_by = by
-    current.version += 1
-    current.save(update_fields=["deleted_at", "deleted_by", "version"])
-    return current
-
-
-@transaction.atomic
-def set_checklist_item(item, *, done, by):
-    """Tick or untick a checklist item, recording who and when."""
-    _require_edit(item.incident, by)
-    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
-    if done and item.done_at is None:
-        item.done_at, item.done_by = timezone.now(), by
-    elif not done:
-        item.done_at, item.done_by = None, None
-    item.save(update_fields=["done_at", "done_by"])
-    return item
-
-
-@transaction.atomic
-def waive_checklist_item(item, *, reason, by):
-    """Mark an item as deliberately skipped; the reason goes on the timeline too."""
-    _require(permissions.can_command(by, _locked(item.incident)),
-             "Only the incident's commander, Incident Commanders and Managers waive items.")
-    reason = (reason or "").strip()
-    if not reason:
-        raise IncidentError("Say why this item is being waived.")
-    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
-    item.waived_reason = reason
-    item.save(update_fields=["waived_reason"])
-    _log(item.incident, TimelineKind.CHECKLIST,
-         f"Checklist item waived by {_name(by)}: *{item.text}*. Reason: {reason}", by=by)
-    return item
 
 
 def note_sla_breaches(*, now=None):
@@ -539,8 +377,9 @@ def note_sla_breaches(*, now=None):
                     .update(**{field: now})
                 if claimed == 1:
                     sev = Severity(incident.severity).label
-                    _log(incident, TimelineKind.SLA,
-                         f"**{label} SLA breached**: {sev} target was "
-                         f"{timezone.localtime(due):%Y-%m-%d %H:%M %Z}.", by=None, occurred_at=due)
+                    write_entry(incident, TimelineKind.SLA,
+                                f"**{label} SLA breached**: {sev} target was "
+                                f"{timezone.localtime(due):%Y-%m-%d %H:%M %Z}.",
+                                by=None, occurred_at=due)
                     noted += 1
     return noted
