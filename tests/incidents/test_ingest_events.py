@@ -10,7 +10,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incidents import api_views, ingest
+from incidents import ingest
 from incidents.models import (
     Alert,
     AlertStatus,
@@ -23,6 +23,7 @@ from incidents.models import (
     Status,
     TimelineKind,
 )
+from incidents.views import inbound
 from oncall.models import EscalationLevel, EscalationPolicy, Page
 from tests.incidents.factories import ServiceFactory
 
@@ -392,7 +393,7 @@ def test_a_body_without_content_length_is_still_cut_at_one_megabyte(events):
     request.META.pop("CONTENT_LENGTH", None)
     request._stream = io.BytesIO(b"x" * (ingest.MAX_BODY_BYTES + 10))
 
-    response = api_views.events_enqueue(request)
+    response = inbound.events_enqueue(request)
 
     assert response.status_code == 413
 

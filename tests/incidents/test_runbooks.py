@@ -4,7 +4,6 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
-from incidents import comms_views as runbook_views
 from incidents import services
 from incidents.models import (
     Alert,
@@ -14,6 +13,7 @@ from incidents.models import (
     RunbookStepTick,
     Severity,
 )
+from incidents.views import runbooks as runbook_views
 from tests.incidents.factories import ServiceFactory, declare
 from tests.pages import assert_fragment, html
 

@@ -4,9 +4,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
-from .alert_filters import AlertFilter
-from .alert_tables import AlertTable
-from .models import Alert
+from mindweave_ir.htmx import is_fragment
+
+from ..filters import AlertFilter
+from ..models import Alert
+from ..tables import AlertTable
 
 
 @require_GET
@@ -18,6 +20,6 @@ def alert_list(request):
     table = AlertTable(rows)
     RequestConfig(request, paginate={"per_page": 50}).configure(table)
     template = "incidents/alerts/alert_list.html"
-    if request.htmx and not request.htmx.boosted:
+    if is_fragment(request):
         template += "#alert-table"
     return render(request, template, {"filter": filterset, "table": table})

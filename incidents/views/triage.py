@@ -1,8 +1,8 @@
-"""Manual reports (§3.1): anyone logged in reports a problem at /incidents/report/;
-Incident Commanders and Managers triage them at /incidents/triage/ (everyone may
-read it): declare an incident from one (the declare wizard, prefilled, through
-`?from_report=<id>`) or dismiss it with a reason. The rules live in
-ingest/services.py; a report already decided is refused with a message.
+"""Problem reports and their triage (§3.1): anyone logged in reports a problem at
+/incidents/report/; Incident Commanders and Managers triage them at /incidents/triage/
+(everyone may read it): declare an incident from one (the declare wizard, prefilled,
+through `?from_report=<id>`) or dismiss it with a reason. The rules live in
+services/triage.py; a report already decided is refused with a message.
 """
 
 from django.contrib import messages
@@ -13,9 +13,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from . import permissions, services
-from .models import ManualReport, ReportState
-from .report_forms import DismissForm, ReportForm
+from mindweave_ir.htmx import is_fragment
+
+from .. import permissions, services
+from ..forms import DismissForm, ReportForm
+from ..models import ManualReport, ReportState
 
 TRIAGE = "incidents/reports/triage.html"
 DECIDED_SHOWN = 20
@@ -96,6 +98,6 @@ def report_to_declare(request):
     messages.error(request, f"Report #{report.pk} was already "
                             f"{report.get_state_display().lower()}; nothing changed.")
     url = reverse("incidents:triage")
-    if request.htmx and not request.htmx.boosted:
+    if is_fragment(request):
         return None, HttpResponseClientRedirect(url)
     return None, redirect(url)

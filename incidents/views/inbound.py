@@ -1,6 +1,7 @@
-"""The inbound alert endpoints (DESIGN.md contracts): no login, no CSRF, JSON always.
+"""Inbound webhooks (DESIGN.md contracts): Alertmanager, the Events API and heartbeat
+pings. No login, no CSRF, JSON always.
 
-Both read the body themselves, at most 1 MB (Content-Length first, then the bytes
+The two alert endpoints read the body themselves, at most 1 MB (Content-Length first, then the bytes
 actually read: DATA_UPLOAD_MAX_MEMORY_SIZE only guards form parsing and
 `request.body`, which these never touch). A token that is unknown, disabled or of
 the other kind is a 404 and nothing is stored; otherwise the raw body is stored
@@ -19,8 +20,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
-from . import heartbeats, ingest
-from .models import IntegrationKind
+from .. import heartbeats, ingest
+from ..models import IntegrationKind
 
 log = logging.getLogger(__name__)
 

@@ -1,15 +1,10 @@
-"""Managers write automation rules in the admin; matchers are typed one per line, as
+"""Automation rules as Managers write them in the admin: matchers typed one per line, as
 for silences (`alertname="X"`, `env!=staging`, `pod=~"api-.*"`)."""
 
 from django import forms
-from django.contrib import admin
-from django.urls import reverse
-from django.utils.html import format_html
 
-from oncall.roles import ManagerAdminMixin, ReadOnlyTabularInline
-
-from . import matchers as matching
-from .models import AutomationFiring, AutomationRule
+from .. import matchers as matching
+from ..models import AutomationRule
 
 
 class AutomationRuleForm(forms.ModelForm):
@@ -43,25 +38,3 @@ class AutomationRuleForm(forms.ModelForm):
     def _post_clean(self):
         self.instance.matchers = self.cleaned_data.get("matchers_text") or []
         super()._post_clean()
-
-
-class FiringInline(ReadOnlyTabularInline):
-    model = AutomationFiring
-    fields = ["fired_at", "alert", "incident", "result", "detail"]
-    ordering = ["-fired_at"]
-    max_num = 20
-
-
-@admin.register(AutomationRule)
-class AutomationRuleAdmin(ManagerAdminMixin, admin.ModelAdmin):
-    form = AutomationRuleForm
-    list_display = ["name", "enabled", "alert_name", "action", "duration_minutes",
-                    "max_per_hour", "dry_run"]
-    list_filter = ["enabled", "action"]
-    search_fields = ["name", "alert_name", "description"]
-    inlines = [FiringInline]
-
-    @admin.display(description="Dry run")
-    def dry_run(self, obj):
-        return format_html('<a href="{}">what it would match</a>',
-                           reverse("incidents:automation-dry-run", args=[obj.pk]))

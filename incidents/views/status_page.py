@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
 
-from .models import CommsKind, CommsStatus, CommsUpdate, Exercise, Incident, Service, Status
+from ..models import CommsKind, CommsStatus, CommsUpdate, Exercise, Incident, Service, Status
 
 RESOLVED_DAYS = 90
 

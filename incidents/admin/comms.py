@@ -1,5 +1,6 @@
-"""The managers' admin for communications: templates, subscribers and runbooks are
-edited here; sent updates and their deliveries are audit data, read-only."""
+"""The managers' admin for communications: templates and subscribers are edited here;
+sent updates and their deliveries are audit data, read-only."""
+
 
 from django.contrib import admin
 from django.utils.html import format_html_join
@@ -7,8 +8,8 @@ from django.utils.html import format_html_join
 from oncall.channels import redact_url
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin, ReadOnlyTabularInline
 
-from . import templating
-from .models import CommsDelivery, CommsTemplate, CommsUpdate, Runbook, Subscriber
+from .. import templating
+from ..models import CommsDelivery, CommsTemplate, CommsUpdate, Subscriber
 
 
 @admin.register(CommsTemplate)
@@ -35,13 +36,6 @@ class SubscriberAdmin(ManagerAdminMixin, admin.ModelAdmin):
     list_editable = ["confirmed"]
     search_fields = ["email"]
     list_select_related = ["service"]
-
-
-@admin.register(Runbook)
-class RunbookAdmin(ManagerAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "updated_at"]
-    search_fields = ["title", "body", "alert_names"]
-    filter_horizontal = ["services"]
 
 
 class CommsDeliveryInline(ReadOnlyTabularInline):

@@ -1,6 +1,8 @@
+"""Composing updates, the incident's Slack webhook, and the resolve form's updates (§6.1)."""
+
 from django import forms
 
-from .models import CommsKind, CommsTemplate
+from ..models import CommsKind, CommsTemplate
 
 # The §5 templates the resolve form offers, by kind: (template name, checkbox label).
 RESOLUTION_TEMPLATES = {
@@ -64,4 +66,3 @@ class ResolveCommsForm(forms.Form):
         return [(kind, data[f"{kind}_subject"], data[f"{kind}_body"], self.templates[kind])
                 for kind in RESOLUTION_TEMPLATES
                 if data.get(f"{kind}_send") and self.templates.get(kind) is not None]
-

@@ -5,9 +5,9 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from . import automation
-from . import matchers as matching
-from .models import AutomationFiring, AutomationRule
+from .. import automation
+from .. import matchers as matching
+from ..models import AutomationFiring, AutomationRule
 
 RECENT_FIRINGS = 5
 

@@ -1,11 +1,12 @@
 """The managers' admin for incidents.
 
 Managers look things up and fix wording here; they do not run incidents from it.
-Status, severity, roles and every timestamp change only through services.py (the
+Status, severity, roles and every timestamp change only through services/ (the
 dashboard), so those fields are read-only, incidents cannot be added here (they
 would skip numbering, checklists and the "declared" entry), and audit data
 (timeline, revisions, checklists, the id sequence) can be read but never edited.
 """
+
 
 from django.contrib import admin
 from django.db.models import Count
@@ -13,8 +14,8 @@ from django.utils.text import Truncator
 
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin, ReadOnlyTabularInline
 
-from . import services
-from .models import (
+from .. import services
+from ..models import (
     ChecklistItem,
     Incident,
     IncidentSequence,
@@ -247,7 +248,3 @@ class ChecklistItemAdmin(ReadOnlyAdmin):
         for item in items:
             services.set_checklist_item(item, done=done, by=request.user)
         self.message_user(request, f"{'Ticked' if done else 'Unticked'} {len(items)} item(s).")
-
-
-# The other incident admins register themselves when imported.
-from . import admin_alerts, admin_automation, admin_comms  # noqa: E402,F401

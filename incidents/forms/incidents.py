@@ -1,44 +1,11 @@
+"""Declaring an incident (the §1.2 tree, then the details) and the incident page's
+header actions: status, resolution, severity, roles."""
+
 from django import forms
-from django.contrib.auth import get_user_model
-from django.db.models import Q
 
-from oncall.roles import Role
-
-from . import classification
-from .models import (
-    MANUAL_KINDS,
-    DetectionSource,
-    Exercise,
-    Service,
-    Severity,
-    Status,
-    TimelineKind,
-)
-
-
-class LocalDateTimeInput(forms.DateTimeInput):
-    """A native date-time picker; values are read in the viewer's active time zone."""
-
-    input_type = "datetime-local"
-
-    def __init__(self, attrs=None):
-        # Seconds are kept (step=1) so saving an edit never moves an entry in time.
-        super().__init__(attrs={"step": "1", **(attrs or {})}, format="%Y-%m-%dT%H:%M:%S")
-
-
-def responder_users():
-    """People who can hold an incident role: anyone but pure Viewers."""
-    roles = [Role.RESPONDER, Role.INCIDENT_COMMANDER, Role.MANAGER]
-    return (
-        get_user_model().objects.filter(is_active=True)
-        .filter(Q(groups__name__in=roles) | Q(is_superuser=True))
-        .distinct().order_by("first_name", "username")
-    )
-
-
-class UserChoiceField(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return obj.get_full_name() or obj.get_username()
+from .. import classification
+from ..models import DetectionSource, Exercise, Service, Severity, Status
+from .common import LocalDateTimeInput, UserChoiceField, responder_users
 
 
 class ClassificationForm(forms.Form):
@@ -136,30 +103,3 @@ class RoleForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["user"].queryset = responder_users()
-
-
-class TimelineEntryForm(forms.Form):
-    body = forms.CharField(
-        label="Entry", widget=forms.Textarea(attrs={"rows": 3, "placeholder":
-                                                    "What happened? Markdown welcome."}),
-    )
-    kind = forms.ChoiceField(
-        choices=[(k.value, k.label) for k in MANUAL_KINDS], initial=TimelineKind.NOTE
-    )
-    occurred_at = forms.DateTimeField(
-        required=False, widget=LocalDateTimeInput, label="When",
-        help_text="Leave empty for now; set it to back-fill.",
-    )
-
-
-class TimelineEditForm(TimelineEntryForm):
-    version = forms.IntegerField(widget=forms.HiddenInput)
-
-
-class WaiveForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.TextInput(
-        attrs={"placeholder": "Why is this item skipped?"}))
-
-
-class ChecklistToggleForm(forms.Form):
-    done = forms.BooleanField(required=False)

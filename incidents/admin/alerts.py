@@ -1,16 +1,16 @@
 """Admin for inbound alerts: integrations (with token regeneration), alerts and raw
-payloads, silences, heartbeats and manual reports. Managers only, like the rest;
-alerts, payloads and reports are audit data and read-only. A token (or a heartbeat's
-ping URL) is shown once, in a message, when made or regenerated."""
+payloads, heartbeats. Managers only, like the rest; alerts and payloads are audit data
+and read-only. A token (or a heartbeat's ping URL) is shown once, in a message, when
+made or regenerated."""
+
 
 from django.contrib import admin, messages
-from django.db.models import Count
 from django.utils.text import Truncator
 
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin
 
-from . import heartbeats, ingest, services
-from .models import Alert, Heartbeat, InboundPayload, Integration, ManualReport, Silence
+from .. import heartbeats, ingest
+from ..models import Alert, Heartbeat, InboundPayload, Integration
 
 
 def _show_token(modeladmin, request, integration, token):
@@ -75,40 +75,6 @@ class InboundPayloadAdmin(ReadOnlyAdmin):
         return Truncator(obj.error).chars(80)
 
 
-@admin.register(Silence)
-class SilenceAdmin(ManagerAdminMixin, admin.ModelAdmin):
-    """Matchers as JSON here ([{"name", "value", "is_regex", "is_equal"}]); the
-    /incidents/silences/ page takes them one per line."""
-
-    list_display = ["id", "comment", "matchers_text", "integration", "starts_at", "ends_at",
-                    "created_by", "suppressed"]
-    list_filter = ["integration"]
-    list_select_related = ["integration", "created_by"]
-    search_fields = ["comment"]
-    fields = ["matchers", "integration", "starts_at", "ends_at", "comment", "created_by",
-              "created_at"]
-    readonly_fields = ["created_by", "created_at"]
-    actions = ["expire_now"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(suppressed_count=Count("suppressed_alerts"))
-
-    @admin.display(description="Alerts suppressed", ordering="suppressed_count")
-    def suppressed(self, obj):
-        return obj.suppressed_count
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
-
-    @admin.action(description="Expire now (suppressed alerts are not re-fired)")
-    def expire_now(self, request, queryset):
-        for silence in queryset:
-            services.expire_silence(silence, by=request.user)
-        self.message_user(request, f"Expired {queryset.count()} silence(s).")
-
-
 def _show_ping_url(modeladmin, request, heartbeat, token):
     modeladmin.message_user(
         request, f"Ping URL for {heartbeat.name} (shown only now; put it in the job): "
@@ -137,13 +103,3 @@ class HeartbeatAdmin(ManagerAdminMixin, admin.ModelAdmin):
     def regenerate_tokens(self, request, queryset):
         for heartbeat in queryset:
             _show_ping_url(self, request, heartbeat, heartbeats.regenerate_token(heartbeat))
-
-
-@admin.register(ManualReport)
-class ManualReportAdmin(ReadOnlyAdmin):
-    list_display = ["id", "what", "reporter", "since", "state", "decided_by", "incident",
-                    "created_at"]
-    list_filter = ["state"]
-    list_select_related = ["reporter", "decided_by", "incident"]
-    search_fields = ["what", "who_affected", "reason", "incident__ref"]
-    readonly_fields = [f.name for f in ManualReport._meta.fields]

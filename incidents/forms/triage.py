@@ -1,10 +1,10 @@
-"""Forms for manual reports (§3.1): the short report, and dismissing one."""
+"""Problem reports (§3.1): the short report, and dismissing one."""
 
 from django import forms
 from django.utils import timezone
 
-from .forms import LocalDateTimeInput
-from .models import Service
+from ..models import Service
+from .common import LocalDateTimeInput
 
 
 class ReportForm(forms.Form):
