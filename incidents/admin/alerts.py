@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.utils.text import Truncator
 
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin
+from oncall.tokens import issue_token
 
 from .. import heartbeats, ingest
 from ..models import Alert, Heartbeat, InboundPayload, Integration
@@ -36,7 +37,7 @@ class IntegrationAdmin(ManagerAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        token = None if change else ingest.issue_token(obj)
+        token = None if change else issue_token(obj)
         super().save_model(request, obj, form, change)
         if token:
             _show_token(self, request, obj, token)
@@ -94,7 +95,7 @@ class HeartbeatAdmin(ManagerAdminMixin, admin.ModelAdmin):
     actions = ["regenerate_tokens"]
 
     def save_model(self, request, obj, form, change):
-        token = None if change else heartbeats.issue_token(obj)
+        token = None if change else issue_token(obj)
         super().save_model(request, obj, form, change)
         if token:
             _show_ping_url(self, request, obj, token)

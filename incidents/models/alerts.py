@@ -195,7 +195,7 @@ class InboundPayload(models.Model):
         ordering = ["-received_at", "-id"]
         verbose_name = "inbound payload"
         indexes = [
-            # What every drain reads under the integration's lock (ingest._drain), and
+            # What every drain reads under the integration's lock (ingest/receive.py), and
             # the beat's stale search: partial, so it holds only the few pending rows
             # however many bodies are kept.
             models.Index(fields=["integration", "id"], name="incidents_inbound_pending",

@@ -24,7 +24,7 @@ class Silence(models.Model):
     are stored and deduplicated as usual but open no incident and page nobody.
 
     Expiring re-fires nothing: alerts it suppressed stay as they were. The next
-    message about a still-firing one is routed as usual (ingest._trigger).
+    message about a still-firing one is routed as usual (ingest/apply.py).
     `matchers` is a list of {name, value, is_regex, is_equal}; see matchers.py.
     """
 

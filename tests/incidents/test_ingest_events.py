@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidents import ingest
+from incidents.ingest import receive
 from incidents.models import (
     Alert,
     AlertStatus,
@@ -415,7 +416,7 @@ def test_an_unexpected_error_answers_json_and_keeps_the_body(api, events, monkey
     def boom(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(ingest, "_apply", boom)
+    monkeypatch.setattr(receive, "_apply", boom)
     response = api.post(URL, json.dumps(trigger(token)), content_type="application/json")
 
     assert response.status_code == 500
