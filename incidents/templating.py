@@ -1,6 +1,6 @@
 """Filling communication templates (handbook §5) from what is known about an incident.
 
-Pure: no ORM. The caller (comms.py) turns an incident into `Facts`; this module maps
+Pure: no ORM. The caller (comms/compose.py) turns an incident into `Facts`; this maps
 each placeholder of the fixed table to a value or to None. A None (not known yet:
 root cause, ETA, workaround ...) stays in the text as a visible marker such as
 `[[root cause: fill in]]`, which the sender must replace before anything is sent.

@@ -1,7 +1,7 @@
 """The JSON API at /api/v1/ (django-ninja), OpenAPI schema at /api/v1/openapi.json.
 
 Every call acts as the person whose API token it presents (`Authorization: Bearer
-TOKEN`; tokens are made on /oncall/me/), through the same services.py functions and
+TOKEN`; tokens are made on /oncall/me/), through the same services functions and
 permission checks as the dashboard. No interactive docs page: it would load its
 script from a CDN. The project's LoginRequiredMiddleware is lifted for these URLs,
 since the bearer token is their authentication (no cookies, so no CSRF either).

@@ -79,7 +79,7 @@ class TimelineEntryInline(ReadOnlyTabularInline):
 
 # Wording, the affected services and whether it was a drill (a test or game day, left
 # out of the metrics) are all the admin may change on an incident: the rest is state
-# that services.py owns and writes a timeline entry for.
+# that services/ owns and writes a timeline entry for.
 INCIDENT_EDITABLE_FIELDS = ("title", "description", "customer_impact", "services", "exercise")
 
 

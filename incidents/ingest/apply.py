@@ -1,8 +1,8 @@
 """Applying one message (trigger, acknowledge, resolve) to an integration's alerts,
-under its lock, within a batch: the rules 3-5 of the package docstring.
+under its lock, within a batch: rules 3-5 of receive.py's docstring.
 
 `Batch` holds what a batch reads once instead of once per alert; `apply_message` is
-the one entry point (ingest/__init__.py calls it per message, in a savepoint per body).
+the one entry point (receive.py calls it per message, in a savepoint per body).
 """
 
 import hashlib
