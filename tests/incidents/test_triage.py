@@ -1,6 +1,7 @@
-"""Manual reports (issue 6 item 6, handbook §3.1): the short report form for anyone
-logged in, the triage queue, declaring an incident from a report through the declare
-wizard (`?from_report=`), and dismissing one with a reason."""
+"""Problem reports and their triage (issue 6 item 6, handbook §3.1): the short report
+form for anyone logged in, the triage queue, declaring an incident from a report
+(services.declare_from_report, and the declare wizard's `?from_report=`), and
+dismissing one with a reason."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from incidents.models import Incident, ManualReport, ReportState, TimelineKind
-from incidents.services import triage as actions
+from incidents.services import IncidentError, triage
 from tests.incidents.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def clock():
 
 @pytest.fixture
 def report(viewer):
-    return actions.submit_report(what="Checkout spinner never ends",
+    return triage.submit_report(what="Checkout spinner never ends",
                                  who_affected="EU customers paying by card",
                                  since=NOW - timedelta(minutes=40), by=viewer)
 
@@ -105,10 +106,10 @@ def test_everyone_reads_the_queue_but_only_ics_and_managers_get_the_actions(
 def test_the_queue_queries_do_not_grow_with_the_reports(client, viewer, ic, manager,
                                                         django_assert_max_num_queries):
     for number in range(20):
-        made = actions.submit_report(what=f"Broken {number}", who_affected="Some",
+        made = triage.submit_report(what=f"Broken {number}", who_affected="Some",
                                      since=NOW, by=viewer, service=ServiceFactory())
         if number % 2:
-            actions.dismiss_report(made, reason="Duplicate", by=manager)
+            triage.dismiss_report(made, reason="Duplicate", by=manager)
     client.force_login(ic)
 
     with django_assert_max_num_queries(8):
@@ -153,7 +154,7 @@ def test_viewers_and_responders_cannot_dismiss(client, report, viewer, responder
 
 
 def test_a_decided_report_cannot_be_dismissed_again(client, report, ic, manager):
-    actions.dismiss_report(report, reason="Duplicate", by=manager)
+    triage.dismiss_report(report, reason="Duplicate", by=manager)
     client.force_login(ic)
 
     response = client.post(reverse("incidents:report-dismiss", args=[report.pk]),
@@ -166,16 +167,33 @@ def test_a_decided_report_cannot_be_dismissed_again(client, report, ic, manager)
 
 def test_the_services_refuse_what_the_rules_refuse(report, responder, ic):
     with pytest.raises(PermissionDenied):
-        actions.dismiss_report(report, reason="x", by=responder)
-    with pytest.raises(actions.TriageError, match="Say why"):
-        actions.dismiss_report(report, reason="", by=ic)
-    with pytest.raises(actions.TriageError, match="what is broken"):
-        actions.submit_report(what="", who_affected="x", since=NOW, by=ic)
+        triage.dismiss_report(report, reason="x", by=responder)
+    with pytest.raises(triage.TriageError, match="Say why"):
+        triage.dismiss_report(report, reason="", by=ic)
+    with pytest.raises(triage.TriageError, match="what is broken"):
+        triage.submit_report(what="", who_affected="x", since=NOW, by=ic)
     report.refresh_from_db()
     assert report.state == ReportState.OPEN
 
 
 # --- declaring from a report ------------------------------------------------------------
+
+def test_declare_from_report_declares_links_and_notes_in_one_step(report, ic):
+    incident = triage.declare_from_report(report, by=ic, title="Checkout spinner",
+                                           severity=2)
+    report.refresh_from_db()
+    assert report.state == ReportState.DECLARED and report.incident == incident
+    assert report.decided_by == ic
+    assert incident.timeline.filter(kind=TimelineKind.ALERT,
+                                    body__contains=f"manual report #{report.pk}").exists()
+
+
+def test_declare_from_a_decided_report_declares_nothing(report, ic):
+    triage.dismiss_report(report, reason="Duplicate of the outage", by=ic)
+    with pytest.raises(IncidentError, match="already dismissed"):
+        triage.declare_from_report(report, by=ic, title="Checkout spinner", severity=2)
+    assert not Incident.objects.exists()
+
 
 def test_declare_from_a_report_carries_it_through_the_wizard_and_prefills_the_details(
         client, report, ic):
@@ -216,7 +234,7 @@ def test_declaring_from_a_report_links_the_incident_back(client, report, ic):
 def test_declaring_from_a_decided_report_is_refused_and_declares_nothing(
         client, report, ic, manager):
     client.force_login(ic)
-    actions.dismiss_report(report, reason="Duplicate", by=manager)
+    triage.dismiss_report(report, reason="Duplicate", by=manager)
 
     opened = client.get(DECLARE, {"from_report": report.pk}, follow=True)
     submitted = client.post(DECLARE, declare_details(report.pk))
@@ -235,13 +253,13 @@ def test_a_report_decided_while_the_wizard_was_open_undoes_the_declare(client, r
                                                                       monkeypatch):
     """The report is checked again, locked, in the declare's transaction."""
     client.force_login(ic)
-    real = actions._locked_open
+    real = triage._locked_open
 
     def dismissed_meanwhile(report):
         ManualReport.objects.filter(pk=report.pk).update(state=ReportState.DISMISSED)
         return real(report)
 
-    monkeypatch.setattr(actions, "_locked_open", dismissed_meanwhile)
+    monkeypatch.setattr(triage, "_locked_open", dismissed_meanwhile)
 
     response = client.post(DECLARE, declare_details(report.pk))
 
