@@ -32,6 +32,7 @@ from .models import (
     PageStatus,
     Schedule,
 )
+from .roles import Role, has_role
 
 MAX_ATTEMPTS = delivery.MAX_ATTEMPTS
 AUDIT_GRACE = timedelta(minutes=1)
@@ -118,8 +119,6 @@ def trigger_page(*, title, dedup_key, policy, severity="", link="", source="",
 
 
 def can_acknowledge(user, page):
-    from .roles import Role, has_role
-
     if has_role(user, Role.INCIDENT_COMMANDER, Role.MANAGER):
         return True
     # Viewers only read: a Viewer put on a rotation is notified, but cannot stop the

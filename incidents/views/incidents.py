@@ -43,8 +43,6 @@ DASHBOARD_LIMIT = 50
 
 # Panels the apps above add to the dashboard (incidents never imports them): each a
 # template and a function (request, now) -> the dict the template gets as `panel`.
-
-
 _dashboard_panels = []
 
 
