@@ -1,10 +1,9 @@
 """The incidents part of the JSON API: list and filter, read one with its timeline,
-declare, add a timeline entry, move the status. Thin: every write is a services.py
+declare, add a timeline entry, move the status. Thin: every write is a services/
 call with the token's person as `by`, so permissions are the dashboard's."""
 
 from datetime import datetime
 
-from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja import Status as Answer
 from ninja.pagination import LimitOffsetPagination, paginate
@@ -12,6 +11,7 @@ from ninja.pagination import LimitOffsetPagination, paginate
 from . import services
 from .filters import IncidentFilter
 from .models import MANUAL_KINDS, DetectionSource, Incident, Service, Severity, Status
+from .views.common import incident_or_404
 
 router = Router()
 
@@ -112,10 +112,6 @@ def _incidents():
     return Incident.objects.select_related("commander").prefetch_related("services")
 
 
-def _incident(ref):
-    return get_object_or_404(_incidents(), ref=ref.upper())
-
-
 def _detail(incident):
     incident.visible_entries = list(incident.timeline.filter(deleted_at__isnull=True)
                                     .select_related("author").order_by("occurred_at", "id"))
@@ -136,7 +132,7 @@ def list_incidents(request, filters: Query[IncidentFilterIn]):
 @router.get("/{ref}/", response={200: IncidentDetailOut, 404: ErrorOut},
             summary="One incident with its timeline")
 def get_incident(request, ref: str):
-    return _detail(_incident(ref))
+    return _detail(incident_or_404(ref, _incidents()))
 
 
 @router.post("", response={201: IncidentDetailOut, 400: ErrorOut, 403: ErrorOut},
@@ -150,7 +146,7 @@ def declare(request, body: DeclareIn):
         title=body.title, severity=body.severity, by=request.auth,
         description=body.description, customer_impact=body.customer_impact,
         services=list(found.values()), detection_source=body.detection_source)
-    return Answer(201, _detail(_incident(incident.ref)))
+    return Answer(201, _detail(incident_or_404(incident.ref, _incidents())))
 
 
 @router.post("/{ref}/timeline/", response={201: EntryOut, 400: ErrorOut, 403: ErrorOut,
@@ -159,8 +155,8 @@ def declare(request, body: DeclareIn):
 def add_entry(request, ref: str, body: EntryIn):
     if body.kind not in KINDS:
         return Answer(400, {"detail": f"kind must be one of {', '.join(KINDS)}."})
-    entry = services.add_timeline_entry(_incident(ref), body=body.body, kind=body.kind,
-                                        by=request.auth)
+    entry = services.add_timeline_entry(incident_or_404(ref, _incidents()), body=body.body,
+                                        kind=body.kind, by=request.auth)
     return Answer(201, entry)
 
 
@@ -168,9 +164,9 @@ def add_entry(request, ref: str, body: EntryIn):
                                              403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
              summary="Move the status on (resolving needs a resolution)")
 def transition(request, ref: str, body: TransitionIn):
-    incident = _incident(ref)
+    incident = incident_or_404(ref, _incidents())
     if body.to == Status.RESOLVED:
         services.resolve_incident(incident, resolution=body.resolution, by=request.auth)
     else:
         services.change_status(incident, to=body.to, by=request.auth, note=body.note)
-    return _detail(_incident(ref))
+    return _detail(incident_or_404(ref, _incidents()))

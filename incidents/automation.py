@@ -20,10 +20,17 @@ from django.utils import timezone
 
 from oncall import channels, paging
 
-from . import services
-from .automation_models import AutomationAction, AutomationFiring, AutomationRule, FiringResult
-from .ingest import silences as matchers
-from .models import OPEN_ALERT_STATUSES, Alert, Severity, TimelineKind
+from . import matchers, services
+from .models import (
+    OPEN_ALERT_STATUSES,
+    Alert,
+    AutomationAction,
+    AutomationFiring,
+    AutomationRule,
+    FiringResult,
+    Severity,
+    TimelineKind,
+)
 
 log = logging.getLogger(__name__)
 

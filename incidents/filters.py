@@ -1,9 +1,11 @@
+"""The incident list's and the alert list's filters (django-filter)."""
+
 import django_filters
 from django import forms
 from django.db.models import Q
 
 from .forms import LocalDateTimeInput, UserChoiceField, responder_users
-from .models import Incident, Service, Severity, Status
+from .models import Alert, AlertStatus, Incident, Integration, Service, Severity, Status
 
 
 class IncidentFilter(django_filters.FilterSet):
@@ -48,3 +50,24 @@ class IncidentFilter(django_filters.FilterSet):
         return queryset.filter(
             Q(ref__iexact=value) | Q(title__icontains=value) | Q(description__icontains=value)
         )
+
+
+class AlertFilter(django_filters.FilterSet):
+    """The alert list's filters: status, integration, text (summary, key, source)."""
+
+    q = django_filters.CharFilter(method="search", label="Search")
+    status = django_filters.MultipleChoiceFilter(
+        choices=AlertStatus.choices, widget=forms.CheckboxSelectMultiple
+    )
+    integration = django_filters.ModelChoiceFilter(queryset=Integration.objects.all())
+
+    class Meta:
+        model = Alert
+        fields = []
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(summary__icontains=value) | Q(key__iexact=value)
+                               | Q(source__icontains=value) | Q(incident__ref__iexact=value))

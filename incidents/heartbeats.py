@@ -18,13 +18,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from oncall.models import hash_token, issue_token, reissue_token
+from mindweave_ir.errors import Refused
+from oncall.tokens import hash_token, issue_token, reissue_token
 
 from . import ingest
-from .alert_models import Heartbeat, HeartbeatState, Integration
+from .models import Heartbeat, HeartbeatState, Integration
 
 
-class HeartbeatError(Exception):
+class HeartbeatError(Refused):
     """A request about heartbeats the rules refuse (duplicate name, bad interval)."""
 
 

@@ -44,3 +44,15 @@ def can_hold_role(user):
     return user.is_active and has_role(
         user, Role.RESPONDER, Role.INCIDENT_COMMANDER, Role.MANAGER
     )
+
+
+def can_send_updates(user, incident):
+    """The incident's Communications Lead, its commander, Incident Commanders, Managers."""
+    if can_command(user, incident):
+        return True
+    return user.is_authenticated and incident.communications_lead_id == user.pk
+
+
+def can_triage(user):
+    """Who manages silences and triages problem reports: Incident Commanders, Managers."""
+    return user.is_authenticated and has_role(user, Role.INCIDENT_COMMANDER, Role.MANAGER)

@@ -1,7 +1,7 @@
 """The JSON API at /api/v1/ (django-ninja), OpenAPI schema at /api/v1/openapi.json.
 
 Every call acts as the person whose API token it presents (`Authorization: Bearer
-TOKEN`; tokens are made on /oncall/me/), through the same services.py functions and
+TOKEN`; tokens are made on /oncall/me/), through the same services functions and
 permission checks as the dashboard. No interactive docs page: it would load its
 script from a CDN. The project's LoginRequiredMiddleware is lifted for these URLs,
 since the bearer token is their authentication (no cookies, so no CSRF either).
@@ -13,8 +13,9 @@ from ninja import NinjaAPI
 from ninja.security import HttpBearer
 
 from incidents.api import router as incidents_router
-from incidents.services import ConflictError, IncidentError
 from oncall.services import user_for_api_token
+
+from .errors import Conflict, Refused
 
 
 class ApiToken(HttpBearer):
@@ -37,12 +38,12 @@ def _forbidden(request, exc):
     return api.create_response(request, {"detail": str(exc) or "Not allowed."}, status=403)
 
 
-@api.exception_handler(ConflictError)
+@api.exception_handler(Conflict)
 def _conflict(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=409)
 
 
-@api.exception_handler(IncidentError)
+@api.exception_handler(Refused)
 def _refused(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=400)
 

@@ -223,7 +223,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.note_sla_breaches",
         "schedule": 60.0,
     },
-    "incidents-comms-tick": {"task": "incidents.comms_tasks.tick", "schedule": 60.0},
+    "incidents-comms-tick": {"task": "incidents.tasks.comms_tick", "schedule": 60.0},
     "incidents-check-heartbeats": {"task": "incidents.tasks.check_heartbeats",
                                    "schedule": 60.0},
     "incidents-automations": {"task": "incidents.tasks.run_automations", "schedule": 30.0},

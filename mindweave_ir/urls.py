@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from incidents import api_views, status_views
+from incidents.views import inbound, status_page
 
 from . import views
 from .api import urls as api_urls
@@ -20,13 +20,13 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("oncall/", include("oncall.urls")),
     path("reports/", include("reports.urls")),
-    path("api/v1/integrations/<str:token>/alertmanager", api_views.alertmanager_webhook,
+    path("api/v1/integrations/<str:token>/alertmanager", inbound.alertmanager_webhook,
          name="alertmanager-webhook"),
-    path("api/v1/events/v2/enqueue", api_views.events_enqueue, name="events-enqueue"),
-    path("api/v1/heartbeats/<str:token>/ping", api_views.heartbeat_ping, name="heartbeat-ping"),
+    path("api/v1/events/v2/enqueue", inbound.events_enqueue, name="events-enqueue"),
+    path("api/v1/heartbeats/<str:token>/ping", inbound.heartbeat_ping, name="heartbeat-ping"),
     path("api/v1/", api_urls()),
-    path("status/", status_views.status_page, name="status"),
-    path("status/index.json", status_views.status_json, name="status-json"),
+    path("status/", status_page.status_page, name="status"),
+    path("status/index.json", status_page.status_json, name="status-json"),
     path("", include("incidents.urls")),
 ]
 

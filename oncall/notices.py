@@ -7,16 +7,14 @@ sends nothing new; rows are sent after the transaction commits, and the beat tic
 sends any whose wake-up was lost or whose retry is due.
 """
 
-import logging
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.queue import enqueue_on_commit
+
 from . import channels, delivery
 from .models import ContactMethod, DeliveryStatus, Notice
-
-log = logging.getLogger(__name__)
 
 
 def notify(user, *, key, subject, text, link=""):
@@ -37,17 +35,8 @@ def notify(user, *, key, subject, text, link=""):
                           "text": text, "link": link[:500], "due_at": timezone.now()})
             notices.append(notice)
             if made:
-                transaction.on_commit(lambda pk=notice.pk: _wake(pk))
+                enqueue_on_commit("oncall.tasks.deliver_notice", notice.pk)
     return notices
-
-
-def _wake(pk):
-    from . import tasks  # tasks import this module
-
-    try:
-        tasks.deliver_notice.delay(pk)
-    except Exception:  # noqa: BLE001 - the beat tick finds it in the database
-        log.warning("could not enqueue notice %s; the beat tick will send it", pk)
 
 
 def _message(notice):

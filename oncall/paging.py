@@ -9,7 +9,6 @@ and sending first claims it with a conditional UPDATE, so neither retries nor
 several workers notify the same person twice for the same step.
 """
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,6 +16,8 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.errors import Refused
+from mindweave_ir.queue import enqueue_on_commit
 from mindweave_ir.templatetags.mw import display_name
 
 from . import channels, delivery
@@ -31,8 +32,7 @@ from .models import (
     PageStatus,
     Schedule,
 )
-
-log = logging.getLogger(__name__)
+from .roles import Role, has_role
 
 MAX_ATTEMPTS = delivery.MAX_ATTEMPTS
 AUDIT_GRACE = timedelta(minutes=1)
@@ -40,7 +40,7 @@ ACK_SALT = "oncall.page-ack"
 ACK_MAX_AGE = timedelta(hours=24)
 
 
-class PagingError(Exception):
+class PagingError(Refused):
     """A request the engine refuses (acknowledging a closed page ...)."""
 
 
@@ -67,23 +67,6 @@ def _event(page, kind, text, *, by=None, flagged=False, now=None):
 
 
 _name = display_name
-
-
-def _enqueue(task_name, *args):
-    """Send a task once the transaction commits (never for rows that may roll back)."""
-    from . import tasks  # tasks import this module
-
-    task = getattr(tasks, task_name)
-    transaction.on_commit(lambda: _safe_delay(task, args))
-
-
-def _safe_delay(task, args):
-    # The database is the source of truth: if the broker is down the beat tick
-    # still finds the work, so a failed wake-up is logged, not raised.
-    try:
-        task.delay(*args)
-    except Exception:  # noqa: BLE001
-        log.warning("could not enqueue %s%r; the beat tick will pick it up", task.name, args)
 
 
 # --- starting, acknowledging and resolving pages ------------------------------------
@@ -131,13 +114,11 @@ def trigger_page(*, title, dedup_key, policy, severity="", link="", source="",
     _event(page, PageEventKind.TRIGGERED,
            f"Paging policy “{policy.name}”" + ("." if escalate else " (first level only)."),
            now=now)
-    _enqueue("run_page", page.pk)
+    enqueue_on_commit("oncall.tasks.run_page", page.pk)
     return page
 
 
 def can_acknowledge(user, page):
-    from .roles import Role, has_role
-
     if has_role(user, Role.INCIDENT_COMMANDER, Role.MANAGER):
         return True
     # Viewers only read: a Viewer put on a rotation is notified, but cannot stop the
@@ -212,7 +193,7 @@ def _plan_notifications(page, level_number, user_ids, now):
         )
         reached.add(method.user_id)
         if made and method.notify_after_minutes == 0:
-            _enqueue("deliver", notification.pk)
+            enqueue_on_commit("oncall.tasks.deliver", notification.pk)
     return [uid for uid in user_ids if uid not in reached]
 
 

@@ -22,10 +22,9 @@ from .models import (
     RotationKind,
     Schedule,
     ScheduleMember,
-    hash_token,
-    new_token,
 )
 from .roles import Role, has_role
+from .tokens import hash_token, new_token
 
 logger = logging.getLogger(__name__)
 

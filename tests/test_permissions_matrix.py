@@ -32,10 +32,16 @@ import time_machine
 from django.test import Client
 from django.urls import reverse
 
-from incidents import ingest
-from incidents.alert_models import IntegrationKind, ManualReport, Silence
-from incidents.ingest import actions as ingest_actions
-from incidents.models import ChecklistPhase, Incident, Severity, Status
+from incidents import ingest, services
+from incidents.models import (
+    ChecklistPhase,
+    Incident,
+    IntegrationKind,
+    ManualReport,
+    Severity,
+    Silence,
+    Status,
+)
 from incidents.services import join_incident, set_checklist_item
 from oncall import paging
 from oncall import services as oncall_services
@@ -234,7 +240,7 @@ class World:
 
     @cached_property
     def silence(self):
-        return ingest_actions.create_silence(
+        return services.create_silence(
             matchers=[{"name": "alertname", "value": "DiskFull", "is_regex": False,
                        "is_equal": True}],
             ends_at=NOW + timedelta(hours=4), comment="Disk swap", by=self.commander)
@@ -252,7 +258,7 @@ class World:
 
     @cached_property
     def report(self):
-        return ingest_actions.submit_report(what="Checkout is slow", who_affected="EU",
+        return services.submit_report(what="Checkout is slow", who_affected="EU",
                                             since=NOW - timedelta(minutes=10),
                                             by=self.users["viewer"])
 

@@ -1,56 +1,29 @@
-"""Inbound alerts: integrations and their tokens, raw bodies, dedup and grouping.
-
-DESIGN.md's reliability rules, in order:
-1. The raw body is stored first, in its own committed row (outcome "received"),
-   before it is acted on; whatever happens next only changes that row's outcome.
-   Nothing stored is lost: a received body is applied by its own request, by
-   whichever request or task holds the integration's lock next, or by the beat.
-2. Bodies are applied under the integration's row lock, in payload-id order, each in
-   its own savepoint, so a storm of identical alerts (even from many web processes)
-   is serialised: the first opens the alert, the rest fold into it. The partial
-   unique constraint on open alerts backs this up; a collision retries the body.
-   The lock "combines": a request that gets it at once applies every received body
-   of the integration (its own among them) and answers with its own results; one
-   that finds it taken answers "queued" without waiting, and a task drains later.
-   A body that raises is marked failed (error kept) without undoing the others.
-3. A firing alert joins the open incident of its group (Alertmanager's groupKey,
-   the Events API's dedup_key) or opens one that pages on-call like a declared one.
-4. Resolving an alert notes it on the incident's timeline; the incident stays open.
-5. A firing alert that matches an active silence (ingest/silences.py) is stored and
-   deduplicated as in 1-2 but opens no incident and pages nobody; its routing names
-   the silence. Expiring a silence re-fires nothing retroactively: the next message
-   about an alert it suppressed (Alertmanager repeats firing alerts) is routed as in 3.
+"""Inbound alerts: integrations and their tokens (integrations.py), bodies parsed into
+messages (parse.py, pure), received, stored and drained under the integration's lock
+(receive.py, whose docstring has the rules), and applied to alerts and incidents one
+message at a time (apply.py). This package only re-exports what the rest of the app
+uses.
 """
 
-import logging
-import re
-import time
-import uuid
-from datetime import timedelta
-from typing import NamedTuple
-
-from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
-from oncall.models import issue_token
-
-from ..models import InboundPayload, Integration, IntegrationKind, PayloadOutcome
-from .apply import Batch
-from .apply import apply_message as _apply  # a module global: tests replace it to fail
 from .integrations import (
     IntegrationError,
     create_integration,
     integration_for_token,
     regenerate_token,
 )
-from .parse import (
-    Message,
-    PayloadError,
-    load_json,
-    parse_alertmanager,
-    parse_event,
-    routing_key_of,
+from .parse import Message, PayloadError, load_json, routing_key_of
+from .receive import (
+    MAX_BODY_BYTES,
+    QUEUED,
+    Receipt,
+    drain,
+    drain_stale,
+    enqueue_drain,
+    mark_failed,
+    raise_internal,
+    receive_alertmanager,
+    receive_event,
+    store_payload,
 )
 
 __all__ = [
@@ -63,8 +36,8 @@ __all__ = [
     "create_integration",
     "drain",
     "drain_stale",
+    "enqueue_drain",
     "integration_for_token",
-    "issue_token",
     "load_json",
     "mark_failed",
     "raise_internal",
@@ -74,319 +47,3 @@ __all__ = [
     "routing_key_of",
     "store_payload",
 ]
-
-log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 1024 * 1024
-RETRIES = 3
-BATCH = 100  # bodies applied per transaction (and per lock hold)
-REQUEST_BUDGET = 1.0  # seconds a request may spend draining others' bodies
-TASK_BUDGET = 10.0  # seconds a drain task works before it hands over to a new task
-STALE_AFTER = timedelta(seconds=5)  # received this long ago and still pending: the beat's
-WAKE_TTL = 10  # seconds: at most one drain task enqueued per integration meanwhile
-QUEUED = "queued"
-_GENERATED_KEYS = uuid.UUID("6b0f3f8e-2d6c-4f1e-9a57-1f4b8f0c2e11")
-
-
-class Receipt(NamedTuple):
-    """What a request answers: one result dict per alert, and whether they wait in the
-    queue (outcome "queued") rather than having been applied."""
-
-    results: list
-    queued: bool
-
-
-class PayloadFailed(Exception):
-    """The body was applied by another request or task, and failed there."""
-
-
-# --- raw bodies ---------------------------------------------------------------------
-
-def store_payload(integration, body):
-    """Keep the body exactly as sent (NUL bytes, which no database text column
-    accepts, shown as U+FFFD), committed on its own before anything else."""
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    return InboundPayload.objects.create(integration=integration,
-                                         body=text.replace("\x00", "\ufffd"))
-
-
-def _settle(payload, outcome, *, error="", result=""):
-    InboundPayload.objects.filter(pk=payload.pk).update(outcome=outcome, error=error,
-                                                       result=result)
-
-
-def mark_failed(payload, exc):
-    """An unexpected error while handling `payload`: say so on the kept body, unless a
-    drain already settled it (a drain marks the bodies that fail under it itself)."""
-    InboundPayload.objects.filter(pk=payload.pk, outcome=PayloadOutcome.RECEIVED).update(
-        outcome=PayloadOutcome.FAILED, error=f"{type(exc).__name__}: {exc}")
-
-
-def _decode(body):
-    if isinstance(body, str):
-        return body
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PayloadError([f"body is not UTF-8: {exc}"]) from None
-
-
-def _generated_key(payload_pk):
-    """The dedup key of an Events API trigger sent without one: derived from its stored
-    body's id, so the request and a later drain of that body agree on it."""
-    return uuid.uuid5(_GENERATED_KEYS, f"inbound-payload-{payload_pk}").hex
-
-
-def _parse_stored(integration, payload):
-    """The messages of a body another request stored (it validated them; a body whose
-    request died before it could is refused here as it would have been there)."""
-    data = load_json(payload.body)
-    if integration.kind == IntegrationKind.ALERTMANAGER:
-        return parse_alertmanager(data)
-    routing_key_of(data)
-    return parse_event(data, missing_key=_generated_key(payload.pk))
-
-
-# --- requests: validate, then apply at once or queue ---------------------------------
-
-def receive_alertmanager(integration, payload, body):
-    """Parse and apply (or queue) an Alertmanager body already stored as `payload`.
-
-    Returns a Receipt; raises PayloadError (payload marked rejected).
-    """
-    try:
-        messages = parse_alertmanager(load_json(_decode(body)))
-    except PayloadError as exc:
-        _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
-        raise
-    return _accept(integration, payload, messages)
-
-
-def receive_event(integration, payload, data):
-    """Apply (or queue) an Events API body (parsed once to find its routing key, and
-    stored). Returns a Receipt; raises PayloadError (payload marked rejected)."""
-    try:
-        messages = parse_event(data, missing_key=_generated_key(payload.pk))
-    except PayloadError as exc:
-        _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
-        raise
-    return _accept(integration, payload, messages)
-
-
-def raise_internal(integration, messages, body):
-    """Apply messages the product itself raises (heartbeats) through the same path as
-    an inbound body: `body` (a JSON text saying what happened) is kept like one.
-
-    It waits for the lock (its callers are a beat and a ping, not a sender that must
-    be answered at once) and stores its body only once it holds it, so no other drain
-    ever sees that body (which is no message format) pending. Bodies received before
-    it are applied first. Returns the result dicts; an error applying it is raised
-    (after its body is marked failed).
-    """
-    with transaction.atomic():
-        _lock(integration, wait=True)
-        payload = store_payload(integration, body)
-        outcome = _drain(integration, wait=True, own=_Own(payload.pk, messages),
-                         until_own=True).own
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
-
-
-def _accept(integration, payload, messages):
-    """Apply the pending bodies of the integration if its lock is free now, else
-    queue: answer from what happened to this request's own body."""
-    done = _drain(integration, wait=False, own=_Own(payload.pk, messages),
-                  budget=REQUEST_BUDGET)
-    if done.busy or done.more:
-        enqueue_drain(integration.pk)
-    if isinstance(done.own, Exception):
-        raise done.own
-    if done.own is not None:
-        return Receipt(done.own, queued=False)
-    if not done.busy and not done.more:
-        # The lock was free yet the body was not pending: a drain that held the lock
-        # between our INSERT and our turn applied it. Answer what it did.
-        row = InboundPayload.objects.values("outcome", "error", "result").get(pk=payload.pk)
-        if row["outcome"] == PayloadOutcome.PROCESSED:
-            return Receipt(_results_from(row["result"], messages), queued=False)
-        raise PayloadFailed(row["error"])
-    return Receipt([{"key": m.key, "alert": None, "outcome": QUEUED, "action": m.action}
-                    for m in messages], queued=True)
-
-
-def _results_from(stored, messages):
-    """The result dicts of a body another drain applied, from its `result` lines."""
-    results = []
-    for message, line in zip(messages, stored.split("\n"), strict=False):
-        outcome = line.removeprefix(f"{message.key}: ")
-        alert = re.search(r"alert #(\d+)", outcome)
-        results.append({"key": message.key, "alert": int(alert.group(1)) if alert else None,
-                        "outcome": outcome, "action": message.action})
-    return results
-
-
-# --- draining: apply pending bodies under the integration's lock ---------------------
-
-class _Own(NamedTuple):
-    """The caller's own body, already parsed."""
-
-    pk: int
-    messages: list
-
-
-class _Drained(NamedTuple):
-    settled: int  # bodies settled (processed, rejected or failed)
-    own: object  # the own body's result dicts or exception; None if not reached
-    busy: bool  # another holder had the lock (and drains what is pending)
-    more: bool  # the budget ran out with bodies still pending
-
-
-def _wake_key(integration_id):
-    return f"ingest:drain-enqueued:{integration_id}"
-
-
-def enqueue_drain(integration_id):
-    """Wake a worker to drain the integration once this transaction commits.
-
-    One wake-up at a time per integration: a request that finds the lock taken sends
-    none if a drain task is already enqueued and not yet started (the flag in the
-    cache; the task clears it before it reads what is pending, so it will see this
-    request's body, committed before the flag was read). Under a storm that is one
-    task at a time instead of one per request. The flag only saves work: if the
-    broker lost the task (or the cache is per process, as when embedded), the flag
-    expires after WAKE_TTL and the beat (drain_stale) finds the bodies anyway.
-    """
-    from .. import tasks  # the tasks import this package
-
-    def send():
-        try:
-            if cache.add(_wake_key(integration_id), 1, timeout=WAKE_TTL):
-                tasks.drain_inbound.delay(integration_id)
-        except Exception:  # noqa: BLE001 - the beat finds the bodies in the database
-            log.warning("could not enqueue drain_inbound(%s); the beat will drain it",
-                        integration_id)
-
-    transaction.on_commit(send)
-
-
-def _pending(integration_id):
-    return InboundPayload.objects.filter(integration_id=integration_id,
-                                         outcome=PayloadOutcome.RECEIVED)
-
-
-def drain(integration_id, *, budget=TASK_BUDGET):
-    """Task: wait for the integration's lock and apply its pending bodies; returns how
-    many were settled. Past `budget` seconds a new task takes over the rest."""
-    cache.delete(_wake_key(integration_id))  # before reading: see enqueue_drain
-    if not _pending(integration_id).exists():
-        return 0  # the usual case: a request's drain already took them
-    integration = Integration.objects.filter(pk=integration_id).first()
-    if integration is None:
-        return 0
-    done = _drain(integration, wait=True, budget=budget)
-    if done.more:
-        enqueue_drain(integration_id)
-    return done.settled
-
-
-def drain_stale(*, now=None):
-    """Beat: drain every integration with a body pending for longer than STALE_AFTER
-    (its task was lost, or the broker flushed); returns how many were settled."""
-    cutoff = (now or timezone.now()) - STALE_AFTER
-    stale = (InboundPayload.objects.filter(outcome=PayloadOutcome.RECEIVED,
-                                           received_at__lt=cutoff)
-             .order_by().values_list("integration_id", flat=True).distinct())
-    return sum(drain(integration_id) for integration_id in list(stale))
-
-
-def _lock(integration, *, wait):
-    """The integration's row, locked for this transaction; None if `wait` is false and
-    another transaction holds it.
-
-    FOR NO KEY UPDATE on PostgreSQL: it excludes other drains, but not the key-share
-    lock a request's INSERT of its body takes on the row it references, so storing a
-    body never waits for a drain (FOR UPDATE would make every request queue on it).
-    """
-    locked = (Integration.objects.select_for_update(skip_locked=not wait, no_key=True)
-              .filter(pk=integration.pk).first())
-    if locked is not None:
-        for name in ("service", "escalation_policy"):
-            if Integration._meta.get_field(name).is_cached(integration):
-                setattr(locked, name, getattr(integration, name))
-    return locked
-
-
-def _drain(integration, *, wait, own=None, budget=None, until_own=False):
-    """Apply the integration's pending bodies in id order, BATCH per transaction, until
-    none is pending, or `budget` seconds are spent (own body applied or not: the
-    caller then answers "queued" for it), or (`until_own`) the own body is applied:
-    bodies received after it were queued by their requests, which found the lock
-    taken and enqueued a drain task."""
-    deadline = time.monotonic() + budget if budget is not None else None
-    settled, own_outcome = 0, None
-    while True:
-        with transaction.atomic():
-            locked = _lock(integration, wait=wait)
-            if locked is None:
-                return _Drained(settled, own_outcome, busy=True, more=False)
-            batch = list(_pending(locked.pk).order_by("id")
-                         .only("id", "integration_id", "body")[:BATCH])
-            if not batch:
-                return _Drained(settled, own_outcome, busy=False, more=False)
-            outcomes = _apply_batch(locked, batch, own)
-        settled += len(batch)
-        if own is not None and own.pk in outcomes:
-            own_outcome = outcomes[own.pk]
-            if until_own:
-                return _Drained(settled, own_outcome, busy=False, more=False)
-        if deadline is not None and time.monotonic() >= deadline:
-            more = _pending(locked.pk).exists()
-            return _Drained(settled, own_outcome, busy=False, more=more)
-
-
-def _apply_batch(integration, batch, own):
-    """Apply each body of `batch` in its own savepoint and settle them all in one
-    UPDATE; returns {payload id: its result dicts, or the exception it raised}."""
-    outcomes, work = {}, []
-    for payload in batch:
-        try:
-            messages = own.messages if own is not None and payload.pk == own.pk \
-                else _parse_stored(integration, payload)
-        except PayloadError as exc:
-            payload.outcome, payload.error = PayloadOutcome.REJECTED, "\n".join(exc.errors)
-            payload.result, outcomes[payload.pk] = "", exc
-            continue
-        work.append((payload, messages))
-    context = Batch(integration, [m.key for _, messages in work for m in messages])
-    for payload, messages in work:
-        try:
-            results = _apply_payload(context, messages)
-        except Exception as exc:  # noqa: BLE001 - kept on the body; the others go on
-            context.forget()
-            if own is None or payload.pk != own.pk:
-                log.exception("applying inbound payload %s failed", payload.pk)
-            payload.outcome, payload.error = PayloadOutcome.FAILED, \
-                f"{type(exc).__name__}: {exc}"
-            payload.result, outcomes[payload.pk] = "", exc
-            continue
-        payload.outcome, payload.error = PayloadOutcome.PROCESSED, ""
-        payload.result = "\n".join(f"{r['key']}: {r['outcome']}" for r in results)
-        outcomes[payload.pk] = results
-    InboundPayload.objects.bulk_update(batch, ["outcome", "error", "result"])
-    return outcomes
-
-
-def _apply_payload(context, messages):
-    """One body's messages in one savepoint: all applied, or none."""
-    for attempt in range(RETRIES):
-        try:
-            with transaction.atomic():
-                return [_apply(context, message) for message in messages]
-        except IntegrityError:
-            # Another writer opened the same key between our read and insert (only
-            # possible without the lock); the retry reads afresh and folds into it.
-            context.forget()
-            if attempt == RETRIES - 1:
-                raise
-    return []

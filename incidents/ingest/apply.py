@@ -1,8 +1,8 @@
 """Applying one message (trigger, acknowledge, resolve) to an integration's alerts,
-under its lock, within a batch: the rules 3-5 of the package docstring.
+under its lock, within a batch: rules 3-5 of receive.py's docstring.
 
 `Batch` holds what a batch reads once instead of once per alert; `apply_message` is
-the one entry point (ingest/__init__.py calls it per message, in a savepoint per body).
+the one entry point (receive.py calls it per message, in a savepoint per body).
 """
 
 import hashlib
@@ -10,7 +10,7 @@ import hashlib
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .. import services
+from .. import matchers, services
 from ..models import (
     OPEN_ALERT_STATUSES,
     Alert,
@@ -21,7 +21,6 @@ from ..models import (
     Silence,
     Status,
 )
-from . import silences
 
 DETECTION_SOURCES = {
     IntegrationKind.ALERTMANAGER: DetectionSource.MONITORING,
@@ -65,7 +64,7 @@ class Batch:
                 .filter(Q(integration=None) | Q(integration=self.integration))
                 .order_by("starts_at", "id"))
         active = [silence for silence in self.silences if silence.is_active(now)]
-        return silences.first_matching(active, labels, self.integration.pk)
+        return matchers.first_matching(active, labels, self.integration.pk)
 
     def group_incident(self, group_hash):
         """The open incident an earlier alert of this group went to, if any."""

@@ -3,12 +3,13 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from oncall.models import hash_token, issue_token, reissue_token
+from mindweave_ir.errors import Refused
+from oncall.tokens import hash_token, issue_token, reissue_token
 
 from ..models import Integration, IntegrationKind
 
 
-class IntegrationError(Exception):
+class IntegrationError(Refused):
     """A request about integrations the rules refuse (duplicate name ...)."""
 
 

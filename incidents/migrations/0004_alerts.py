@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import incidents.alert_models
+import incidents.models.alerts
 from django.db import migrations, models
 
 
@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100, unique=True)),
                 ('kind', models.CharField(choices=[('alertmanager', 'Prometheus Alertmanager'), ('events', 'PagerDuty Events API v2')], max_length=20)),
-                ('severity_map', models.JSONField(blank=True, default=incidents.alert_models.default_severity_map, help_text='Source severity -> incident severity (1-4), e.g. {"critical": 1}. Alertmanager: the alert\'s `severity` label.')),
+                ('severity_map', models.JSONField(blank=True, default=incidents.models.alerts.default_severity_map, help_text='Source severity -> incident severity (1-4), e.g. {"critical": 1}. Alertmanager: the alert\'s `severity` label.')),
                 ('default_severity', models.PositiveSmallIntegerField(choices=[(1, 'SEV-1'), (2, 'SEV-2'), (3, 'SEV-3'), (4, 'SEV-4')], default=3, help_text='For alerts whose severity is missing or not in the map.')),
                 ('enabled', models.BooleanField(default=True, help_text="A disabled integration's token is refused (404) and nothing is stored.")),
                 ('token_hash', models.CharField(editable=False, max_length=64, unique=True)),

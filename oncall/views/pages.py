@@ -93,9 +93,9 @@ def _level_views(policy, now):
     for level in levels:
         named = ([m.user for m in level.schedule.members.all()] if level.schedule_id
                  else list(level.users.all()))
-        users.update({u.pk: u for u in named})
+        users |= {u.pk: u for u in named}
     missing = {uid for uid in on_call.values() if uid and uid not in users}
-    users.update({u.pk: u for u in get_user_model().objects.filter(pk__in=missing)})
+    users |= {u.pk: u for u in get_user_model().objects.filter(pk__in=missing)}
     working = _working_user_ids(users)
     views = []
     for level in levels:
@@ -269,7 +269,7 @@ def _detail_context(request, page, **overrides):
         and paging.can_acknowledge(request.user, page),
         "now": timezone.now(),
     }
-    context.update(overrides)
+    context |= overrides
     return context
 
 
@@ -330,7 +330,7 @@ def one_click_ack(request, token):
     if request.method == "POST" and page.status == PageStatus.TRIGGERED:
         try:
             page = paging.acknowledge_page(page, by=user, via="one-click link")
-            context.update(page=page, acknowledged_now=True)
+            context |= {"page": page, "acknowledged_now": True}
         except paging.PagingError as exc:
             page = Page.objects.select_related("acknowledged_by").get(pk=page.pk)
             context["page"] = page

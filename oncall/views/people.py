@@ -55,7 +55,7 @@ def _context(request, **overrides):
         "calendar_feeds": _calendar_feeds(profile),
         "api_tokens": list(ApiToken.objects.filter(user=request.user)),
     }
-    context.update(overrides)
+    context |= overrides
     return context
 
 

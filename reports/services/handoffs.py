@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from mindweave_ir.errors import Conflict, Refused
 from mindweave_ir.templatetags.mw import display_name
 from oncall import notices
 from oncall.roles import Role, has_role
@@ -23,7 +24,7 @@ from .. import activity, shifts
 from ..models import Handoff, HandoffState, ShiftCheck, ShiftChecklistTemplate
 
 
-class HandoffError(Exception):
+class HandoffError(Refused):
     """A request the handoff workflow refuses; nothing was changed."""
 
 
@@ -31,7 +32,7 @@ class HandoffForbidden(HandoffError):
     """The person may not do this to this handoff."""
 
 
-class StaleHandoff(HandoffError):
+class StaleHandoff(HandoffError, Conflict):
     def __init__(self, message, current):
         super().__init__(message)
         self.current = current

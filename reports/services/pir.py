@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from incidents import permissions as incident_permissions
+from mindweave_ir.errors import Conflict, Refused
 from mindweave_ir.templatetags.mw import display_name
 from oncall.roles import Role, has_role
 
@@ -33,11 +34,11 @@ PREVENTION_DEFAULTS = ("Add monitoring for [condition]", "Update runbook for [sc
                        "Implement [safeguard]")
 
 
-class PIRError(Exception):
+class PIRError(Refused):
     """A request the workflow refuses."""
 
 
-class StaleEdit(PIRError):
+class StaleEdit(PIRError, Conflict):
     """Someone saved the review since the caller read it."""
 
     def __init__(self, message, current):

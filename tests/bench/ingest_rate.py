@@ -144,7 +144,7 @@ def healthz_round(port):
 
 
 def _unsettled(integration):
-    from incidents.alert_models import InboundPayload, PayloadOutcome
+    from incidents.models import InboundPayload, PayloadOutcome
 
     return InboundPayload.objects.filter(integration=integration,
                                          outcome=PayloadOutcome.RECEIVED).count()
@@ -154,7 +154,7 @@ def measure_round(port, per_body):
     """One round on a fresh integration: send, wait until every body is settled, then
     count from the database."""
     from incidents import ingest
-    from incidents.alert_models import Alert, InboundPayload, IntegrationKind, PayloadOutcome
+    from incidents.models import Alert, InboundPayload, IntegrationKind, PayloadOutcome
 
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
     integration, token = ingest.create_integration(name=f"bench-ingest-{run_id}",

@@ -165,7 +165,7 @@ def run():
     import django
 
     django.setup()
-    from incidents.views import TIMELINE_RECENT
+    from incidents.views.detail import TIMELINE_RECENT
 
     incident = prepare(env)
     cookie, user = session_cookie()

@@ -11,14 +11,15 @@ import time_machine
 from django.core.exceptions import ValidationError
 
 from incidents import automation, ingest
-from incidents.alert_models import Alert, IntegrationKind
-from incidents.automation_models import (
+from incidents.models import (
+    Alert,
     AutomationAction,
     AutomationFiring,
     AutomationRule,
     FiringResult,
+    IntegrationKind,
+    TimelineKind,
 )
-from incidents.models import TimelineKind
 from oncall.models import EscalationLevel, EscalationPolicy, Page
 from tests.oncall.conftest import receiver  # noqa: F401 - a real HTTP peer
 

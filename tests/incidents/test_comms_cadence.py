@@ -7,7 +7,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from incidents import comms, comms_tasks, services
+from incidents import services, tasks
+from incidents.comms import cadence
 from incidents.models import CommsKind, CommsStatus, Severity
 from oncall.models import ContactMethod, Notice
 from tests.incidents.factories import declare
@@ -32,16 +33,16 @@ def reminders(user=None):
 
 
 def publish(incident, by):
-    return comms.send_update(incident, channel=CommsKind.STATUS_PAGE, subject="S", body="B",
+    return services.send_update(incident, channel=CommsKind.STATUS_PAGE, subject="S", body="B",
                              state="investigating", by=by)
 
 
 def test_next_update_is_due_30_minutes_after_declaration_then_after_each_update(ic, clock):
     incident = declare(ic, severity=Severity.SEV1)
-    assert comms.next_update_due(incident) == incident.declared_at + timedelta(minutes=30)
+    assert cadence.next_update_due(incident) == incident.declared_at + timedelta(minutes=30)
     clock.shift(timedelta(minutes=12))
     update = publish(incident, ic)
-    assert comms.next_update_due(incident) == update.created_at + timedelta(minutes=30)
+    assert cadence.next_update_due(incident) == update.created_at + timedelta(minutes=30)
 
 
 def test_a_failed_update_does_not_count(ic, clock):
@@ -50,12 +51,12 @@ def test_a_failed_update_does_not_count(ic, clock):
     update = publish(incident, ic)
     update.status = CommsStatus.FAILED
     update.save()
-    assert comms.next_update_due(incident) == incident.declared_at + timedelta(minutes=30)
+    assert cadence.next_update_due(incident) == incident.declared_at + timedelta(minutes=30)
 
 
 def test_sev3_4_and_resolved_incidents_have_no_cadence(ic):
-    assert comms.next_update_due(declare(ic, severity=Severity.SEV3)) is None
-    assert comms.next_update_due(declare(ic, severity=Severity.SEV4)) is None
+    assert cadence.next_update_due(declare(ic, severity=Severity.SEV3)) is None
+    assert cadence.next_update_due(declare(ic, severity=Severity.SEV4)) is None
 
 
 def test_incident_page_shows_when_the_next_update_is_due(ic, clock):
@@ -73,21 +74,21 @@ def test_reminder_goes_once_per_interval_to_the_comms_lead(ic, responder, clock)
     incident = declare(ic, severity=Severity.SEV2)
     services.assign_role(incident, role="communications_lead", user=responder, by=ic)
     clock.shift(timedelta(minutes=29))
-    comms.remind_overdue()
+    cadence.remind_overdue()
     assert reminders().count() == 0
     clock.shift(timedelta(minutes=2))  # 31 min: overdue
-    comms.remind_overdue()
-    comms.remind_overdue()  # a second beat tick in the same interval
+    cadence.remind_overdue()
+    cadence.remind_overdue()  # a second beat tick in the same interval
     assert reminders(responder).count() == 1 and reminders(ic).count() == 0
     notice = reminders(responder).get()
     assert notice.key == f"comms:{incident.pk}:" \
         f"{incident.declared_at + timedelta(minutes=30):%Y%m%dT%H%M}"
     assert incident.ref in notice.subject and "overdue" in notice.subject
     clock.shift(timedelta(minutes=25))  # 56 min: same interval
-    comms.remind_overdue()
+    cadence.remind_overdue()
     assert reminders(responder).count() == 1
     clock.shift(timedelta(minutes=5))  # 61 min: the next interval
-    comms.remind_overdue()
+    cadence.remind_overdue()
     assert reminders(responder).count() == 2
 
 
@@ -95,7 +96,7 @@ def test_reminder_goes_to_the_ic_without_a_comms_lead(ic, clock):
     reachable(ic)
     declare(ic, severity=Severity.SEV1)
     clock.shift(timedelta(minutes=31))
-    comms_tasks.tick()
+    tasks.comms_tick()
     assert reminders(ic).count() == 1
 
 
@@ -105,7 +106,7 @@ def test_an_update_resets_the_interval(ic, clock):
     clock.shift(timedelta(minutes=25))
     publish(incident, ic)
     clock.shift(timedelta(minutes=10))  # 35 min after declaring, 10 after the update
-    comms.remind_overdue()
+    cadence.remind_overdue()
     assert reminders().count() == 0
 
 
@@ -117,5 +118,5 @@ def test_no_reminders_for_sev3_or_resolved(ic, clock):
         services.set_checklist_item(item, done=True, by=ic)
     services.resolve_incident(incident, resolution="Fixed.", by=ic)
     clock.shift(timedelta(hours=2))
-    assert comms.remind_overdue() == 0
+    assert cadence.remind_overdue() == 0
     assert reminders().count() == 0

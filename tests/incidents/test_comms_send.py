@@ -8,7 +8,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from incidents import comms, services
+from incidents import services
+from incidents.comms import delivery
 from incidents.models import (
     CommsDelivery,
     CommsKind,
@@ -43,7 +44,7 @@ def subscribe(service, *emails, confirmed=True):
 
 
 def send(incident, by, channel, subject="Subject", body="Body text", **kwargs):
-    return comms.send_update(incident, channel=channel, subject=subject, body=body, by=by,
+    return services.send_update(incident, channel=channel, subject=subject, body=body, by=by,
                              **kwargs)
 
 
@@ -105,7 +106,7 @@ def test_customer_email_goes_to_confirmed_subscribers_through_smtp(
                       "Dear Customer,\n\nWe are on it.")
     assert len(callbacks) == 1 and update.status == CommsStatus.QUEUED
     assert update.recipients == 2
-    assert comms.deliver_update(update.pk) is None
+    assert delivery.deliver_update(update.pk) is None
     update.refresh_from_db()
     assert update.status == CommsStatus.SENT and update.attempts == 2
     got = sorted(rcpt for rcpts, _ in smtp_server.messages for rcpt in rcpts)
@@ -120,16 +121,16 @@ def test_delivering_twice_sends_once(ic, incident, service, smtp_server):  # noq
     subscribe(service, "a@customer.example")
     update = send(incident, ic, CommsKind.CUSTOMER_EMAIL)
     row = update.deliveries.get()
-    assert comms.deliver(row.pk)[0].startswith("sent")
-    assert comms.deliver(row.pk) == ("not mine", None)
-    comms.deliver_due()
+    assert delivery.deliver(row.pk)[0].startswith("sent")
+    assert delivery.deliver(row.pk) == ("not mine", None)
+    delivery.deliver_due()
     assert len(smtp_server.messages) == 1
 
 
 def test_no_confirmed_subscribers_warns_and_sends_nothing(ic, incident, service):
     subscribe(service, "pending@customer.example", confirmed=False)
     before = len(entries(incident))
-    with pytest.raises(comms.NothingToSend, match="Checkout API.*no confirmed subscribers"):
+    with pytest.raises(services.NothingToSend, match="Checkout API.*no confirmed subscribers"):
         send(incident, ic, CommsKind.CUSTOMER_EMAIL)
     assert not CommsUpdate.objects.exists() and not CommsDelivery.objects.exists()
     assert len(entries(incident)) == before
@@ -138,7 +139,7 @@ def test_no_confirmed_subscribers_warns_and_sends_nothing(ic, incident, service)
 def test_a_drill_never_emails_customers(ic, service):
     subscribe(service, "a@customer.example")
     drill = declare(ic, services=[service], exercise="game_day")
-    with pytest.raises(comms.NothingToSend, match="drill"):
+    with pytest.raises(services.NothingToSend, match="drill"):
         send(drill, ic, CommsKind.CUSTOMER_EMAIL)
     assert not CommsUpdate.objects.exists()
 
@@ -147,7 +148,7 @@ def test_a_refused_address_fails_that_delivery_and_the_rest_are_sent(
         ic, incident, service, smtp_server):  # noqa: F811
     subscribe(service, "a@customer.example", "nobody@customer.example")
     update = send(incident, ic, CommsKind.CUSTOMER_EMAIL)
-    comms.deliver_update(update.pk)
+    delivery.deliver_update(update.pk)
     update.refresh_from_db()
     assert update.status == CommsStatus.FAILED
     assert "1 of 2 failed" in update.error and "550" in update.error
@@ -157,9 +158,9 @@ def test_a_refused_address_fails_that_delivery_and_the_rest_are_sent(
 # --- Slack ------------------------------------------------------------------------------
 
 def test_slack_post_goes_to_the_incident_webhook(ic, incident, receiver):  # noqa: F811
-    comms.set_slack_webhook(incident, url=receiver.url("/hook/T000/SECRET"), by=ic)
+    services.set_slack_webhook(incident, url=receiver.url("/hook/T000/SECRET"), by=ic)
     update = send(incident, ic, CommsKind.SLACK, "🚨 INCIDENT DECLARED", "**Severity**: SEV-2")
-    comms.deliver_update(update.pk)
+    delivery.deliver_update(update.pk)
     update.refresh_from_db()
     assert update.status == CommsStatus.SENT
     payload = json.loads(receiver.requests[0]["body"])
@@ -170,52 +171,52 @@ def test_slack_post_goes_to_the_incident_webhook(ic, incident, receiver):  # noq
 
 
 def test_slack_without_webhook_warns_and_sends_nothing(ic, incident):
-    with pytest.raises(comms.NothingToSend, match="Slack webhook"):
+    with pytest.raises(services.NothingToSend, match="Slack webhook"):
         send(incident, ic, CommsKind.SLACK)
     assert not CommsUpdate.objects.exists()
 
 
 def test_a_bad_webhook_url_is_refused(ic, incident):
     with pytest.raises(services.IncidentError, match="valid URL"):
-        comms.set_slack_webhook(incident, url="file:///etc/passwd", by=ic)
+        services.set_slack_webhook(incident, url="file:///etc/passwd", by=ic)
     assert not IncidentComms.objects.exists()
 
 
 def test_transient_failure_retries_with_backoff_then_delivers(
         ic, incident, receiver, time_machine):  # noqa: F811
     time_machine.move_to(timezone.now(), tick=False)
-    comms.set_slack_webhook(incident, url=receiver.url(), by=ic)
+    services.set_slack_webhook(incident, url=receiver.url(), by=ic)
     receiver.answer(503, "busy")
     update = send(incident, ic, CommsKind.SLACK)
-    assert comms.deliver_update(update.pk) == 10
+    assert delivery.deliver_update(update.pk) == 10
     row = update.deliveries.get()
     assert row.status == DeliveryStatus.QUEUED and "503" in row.error
-    assert comms.deliver_due() == 0  # not due yet: nothing sent early
+    assert delivery.deliver_due() == 0  # not due yet: nothing sent early
     assert len(receiver.requests) == 1
     receiver.answer(200, "ok")
     time_machine.shift(timedelta(seconds=11))
-    assert comms.deliver_due() == 1
+    assert delivery.deliver_due() == 1
     update.refresh_from_db()
     assert update.status == CommsStatus.SENT and update.attempts == 2
 
 
 def test_permanent_failure_shows_the_error_and_resend_delivers(
         ic, incident, receiver, django_capture_on_commit_callbacks):  # noqa: F811
-    comms.set_slack_webhook(incident, url=receiver.url(), by=ic)
+    services.set_slack_webhook(incident, url=receiver.url(), by=ic)
     receiver.answer(404, "no_service")
     update = send(incident, ic, CommsKind.SLACK)
-    comms.deliver_update(update.pk)
+    delivery.deliver_update(update.pk)
     update.refresh_from_db()
     assert update.status == CommsStatus.FAILED and "no_service" in update.error
     with pytest.raises(services.IncidentError, match="Only a failed"):
-        comms.resend_update(CommsUpdate.objects.create(
+        services.resend_update(CommsUpdate.objects.create(
             incident=incident, channel=CommsKind.SLACK, body="x", status=CommsStatus.SENT),
             by=ic)
     receiver.answer(200, "ok")
     with django_capture_on_commit_callbacks() as callbacks:
-        comms.resend_update(update, by=ic)
+        services.resend_update(update, by=ic)
     assert len(callbacks) == 1
-    comms.deliver_update(update.pk)
+    delivery.deliver_update(update.pk)
     update.refresh_from_db()
     assert update.status == CommsStatus.SENT and update.error == ""
     assert len(receiver.requests) == 2
@@ -223,12 +224,12 @@ def test_permanent_failure_shows_the_error_and_resend_delivers(
 
 
 def test_a_delivery_stuck_mid_send_is_failed_not_resent(ic, incident, receiver, time_machine):  # noqa: F811,E501
-    comms.set_slack_webhook(incident, url=receiver.url(), by=ic)
+    services.set_slack_webhook(incident, url=receiver.url(), by=ic)
     update = send(incident, ic, CommsKind.SLACK)
     CommsDelivery.objects.filter(update=update).update(
         status=DeliveryStatus.SENDING, sending_at=timezone.now())
     time_machine.move_to(timezone.now() + timedelta(minutes=5))
-    comms.deliver_due()
+    delivery.deliver_due()
     update.refresh_from_db()
     assert update.status == CommsStatus.FAILED and "outcome unknown" in update.error
     assert receiver.requests == []

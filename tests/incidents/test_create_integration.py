@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from incidents.alert_models import Integration, IntegrationKind, hash_token
+from incidents.models import Integration, IntegrationKind
+from oncall.tokens import hash_token
 from tests.incidents.factories import ServiceFactory
 
 pytestmark = pytest.mark.django_db

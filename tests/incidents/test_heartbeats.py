@@ -12,21 +12,22 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
-from incidents import heartbeats, ingest, tasks
-from incidents.alert_models import (
+from incidents import heartbeats, ingest, services, tasks
+from incidents import matchers as silences
+from incidents.models import (
     Alert,
     AlertStatus,
     Heartbeat,
     HeartbeatState,
     InboundPayload,
+    Incident,
     Integration,
     IntegrationKind,
     PayloadOutcome,
-    hash_token,
+    Severity,
 )
-from incidents.ingest import actions, silences
-from incidents.models import Incident, Severity
 from oncall.models import Page
+from oncall.tokens import hash_token
 from tests.incidents.test_concurrency import run_at_once
 
 pytestmark = pytest.mark.django_db
@@ -214,7 +215,7 @@ def test_a_missed_heartbeat_after_recovery_opens_a_new_alert(backup, default_pol
 
 
 def test_a_silence_covers_heartbeat_alerts(backup, default_policy, ic, clock):
-    actions.create_silence(matchers=silences.parse('alertname="HeartbeatMissed"'),
+    services.create_silence(matchers=silences.parse('alertname="HeartbeatMissed"'),
                            ends_at=NOW + timedelta(hours=4), comment="Backup host moved",
                            by=ic)
     clock.shift(timedelta(hours=2))

@@ -12,17 +12,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidents import ingest
-from incidents.alert_models import (
+from incidents.models import (
     Alert,
     AlertStatus,
+    DetectionSource,
     InboundPayload,
+    Incident,
     Integration,
     IntegrationKind,
     PayloadOutcome,
-    hash_token,
+    Severity,
+    Status,
 )
-from incidents.models import DetectionSource, Incident, Severity, Status
 from oncall.models import Page
+from oncall.tokens import hash_token
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,7 @@ import time_machine
 from django.test import Client
 
 from incidents import ingest, tasks
-from incidents.alert_models import Alert, InboundPayload, IntegrationKind, PayloadOutcome
-from incidents.models import Incident
+from incidents.models import Alert, InboundPayload, Incident, IntegrationKind, PayloadOutcome
 from oncall.models import EscalationLevel, EscalationPolicy, Page
 from tests.incidents.test_concurrency import run_at_once
 

@@ -10,15 +10,21 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incidents import api_views, ingest
-from incidents.alert_models import (
+from incidents import ingest
+from incidents.ingest import receive
+from incidents.models import (
     Alert,
     AlertStatus,
+    DetectionSource,
     InboundPayload,
+    Incident,
     IntegrationKind,
     PayloadOutcome,
+    Severity,
+    Status,
+    TimelineKind,
 )
-from incidents.models import DetectionSource, Incident, Severity, Status, TimelineKind
+from incidents.views import inbound
 from oncall.models import EscalationLevel, EscalationPolicy, Page
 from tests.incidents.factories import ServiceFactory
 
@@ -388,7 +394,7 @@ def test_a_body_without_content_length_is_still_cut_at_one_megabyte(events):
     request.META.pop("CONTENT_LENGTH", None)
     request._stream = io.BytesIO(b"x" * (ingest.MAX_BODY_BYTES + 10))
 
-    response = api_views.events_enqueue(request)
+    response = inbound.events_enqueue(request)
 
     assert response.status_code == 413
 
@@ -410,7 +416,7 @@ def test_an_unexpected_error_answers_json_and_keeps_the_body(api, events, monkey
     def boom(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(ingest, "_apply", boom)
+    monkeypatch.setattr(receive, "_apply", boom)
     response = api.post(URL, json.dumps(trigger(token)), content_type="application/json")
 
     assert response.status_code == 500

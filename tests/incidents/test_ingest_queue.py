@@ -23,15 +23,15 @@ from django.db import connection, transaction
 from django.test import Client
 
 from incidents import ingest, tasks
-from incidents.alert_models import (
+from incidents.models import (
     Alert,
     AlertStatus,
     InboundPayload,
+    Incident,
     Integration,
     IntegrationKind,
     PayloadOutcome,
 )
-from incidents.models import Incident
 from oncall.models import Page
 from tests.incidents.test_concurrency import run_at_once
 

@@ -4,9 +4,16 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 
-from incidents import comms_runbooks, services
-from incidents.alert_models import Alert, Integration
-from incidents.models import Runbook, RunbookAttachment, RunbookStepTick, Severity
+from incidents import services
+from incidents.models import (
+    Alert,
+    Integration,
+    Runbook,
+    RunbookAttachment,
+    RunbookStepTick,
+    Severity,
+)
+from incidents.views import runbooks as runbook_views
 from tests.incidents.factories import ServiceFactory, declare
 from tests.pages import assert_fragment, html
 
@@ -37,8 +44,8 @@ def raise_alert(incident, **labels):
 def test_runbooks_linked_to_the_incident_services_are_suggested(ic, service):
     Runbook.objects.get(title="Service Down").services.add(service)
     incident = declare(ic, services=[service])
-    assert [r.title for r in comms_runbooks.suggested(incident)] == ["Service Down"]
-    assert comms_runbooks.suggested(declare(ic)) == []
+    assert [r.title for r in runbook_views.suggested(incident)] == ["Service Down"]
+    assert runbook_views.suggested(declare(ic)) == []
 
 
 def test_alert_names_suggest_runbooks_and_both_matches_come_first(ic, service):
@@ -47,15 +54,15 @@ def test_alert_names_suggest_runbooks_and_both_matches_come_first(ic, service):
     raise_alert(incident, alertname="HighErrorRate", severity="error")
     raise_alert(incident, alertname="SlowQueries")
     raise_alert(incident, job="api")  # no alertname: ignored
-    assert [r.title for r in comms_runbooks.suggested(incident)] == \
+    assert [r.title for r in runbook_views.suggested(incident)] == \
         ["Database Issues", "High Error Rate"]
 
 
 def test_an_incident_without_alerts_gets_service_suggestions_only(ic, service):
     Runbook.objects.get(title="High Error Rate").services.add(service)
     incident = declare(ic, services=[service])
-    assert comms_runbooks.alert_names(incident) == set()
-    assert [r.title for r in comms_runbooks.suggested(incident)] == ["High Error Rate"]
+    assert runbook_views.alert_names(incident) == set()
+    assert [r.title for r in runbook_views.suggested(incident)] == ["High Error Rate"]
 
 
 def test_ic_attaches_and_a_responder_ticks_steps(ic, responder, service):
@@ -63,21 +70,21 @@ def test_ic_attaches_and_a_responder_ticks_steps(ic, responder, service):
     runbook.services.add(service)
     incident = declare(ic, services=[service])
     with pytest.raises(PermissionDenied):
-        comms_runbooks.attach(incident, runbook_id=runbook.pk, by=responder)
-    attachment = comms_runbooks.attach(incident, runbook_id=runbook.pk, by=ic)
+        services.attach_runbook(incident, runbook_id=runbook.pk, by=responder)
+    attachment = services.attach_runbook(incident, runbook_id=runbook.pk, by=ic)
     with pytest.raises(services.IncidentError, match="already attached"):
-        comms_runbooks.attach(incident, runbook_id=runbook.pk, by=ic)
-    assert comms_runbooks.suggested(incident) == []
+        services.attach_runbook(incident, runbook_id=runbook.pk, by=ic)
+    assert runbook_views.suggested(incident) == []
     with pytest.raises(PermissionDenied):
-        comms_runbooks.tick(attachment, position=0, done=True, by=responder)
+        services.tick_runbook_step(attachment, position=0, done=True, by=responder)
     services.join_incident(incident, by=responder)
-    comms_runbooks.tick(attachment, position=0, done=True, by=responder)
-    comms_runbooks.tick(attachment, position=0, done=True, by=responder)  # twice: one tick
+    services.tick_runbook_step(attachment, position=0, done=True, by=responder)
+    services.tick_runbook_step(attachment, position=0, done=True, by=responder)  # twice: one tick
     tick = RunbookStepTick.objects.get()
     assert tick.text == "Step 1: Check Pod Status" and tick.done_by == responder
     with pytest.raises(services.IncidentError, match="not in the runbook"):
-        comms_runbooks.tick(attachment, position=99, done=True, by=ic)
-    comms_runbooks.tick(attachment, position=0, done=False, by=ic)
+        services.tick_runbook_step(attachment, position=99, done=True, by=ic)
+    services.tick_runbook_step(attachment, position=0, done=False, by=ic)
     assert not RunbookStepTick.objects.exists()
 
 
@@ -106,7 +113,7 @@ def test_runbook_markdown_is_sanitised(ic, service):
                            "[x](javascript:alert(1))")
     runbook.services.add(service)
     incident = declare(ic, services=[service])
-    comms_runbooks.attach(incident, runbook_id=runbook.pk, by=ic)
+    services.attach_runbook(incident, runbook_id=runbook.pk, by=ic)
     text = html(login(ic).get(f"/incidents/{incident.ref}/runbooks/", **HX))
     assert "<script>alert(1)" not in text and "javascript:" not in text
 

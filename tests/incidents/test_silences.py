@@ -12,11 +12,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from incidents import ingest
-from incidents.alert_models import Alert, IntegrationKind, Silence
-from incidents.ingest import actions as ingest_actions
-from incidents.ingest import silences as matching
-from incidents.models import Incident
+from incidents import ingest, services
+from incidents import matchers as matching
+from incidents.models import Alert, Incident, IntegrationKind, Silence
 from oncall.models import Page
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +40,7 @@ def send(token, body):
 
 
 def silence(by, text=f'instance="{CHECKOUT}"', *, hours=2, comment="DB maintenance", **kw):
-    return ingest_actions.create_silence(matchers=matching.parse(text), by=by,
+    return services.create_silence(matchers=matching.parse(text), by=by,
                                           ends_at=timezone.now() + timedelta(hours=hours),
                                           comment=comment, **kw)
 
@@ -203,7 +201,7 @@ def test_only_commanders_and_managers_create_or_expire_silences(responder, viewe
             silence(user)
     muted = silence(ic)
     with pytest.raises(PermissionDenied):
-        ingest_actions.expire_silence(muted, by=viewer)
+        services.expire_silence(muted, by=viewer)
     assert Silence.objects.get().ends_at > timezone.now()
 
 
@@ -219,9 +217,9 @@ def test_expiring_ends_the_silence_now_and_twice_changes_nothing(ic, clock):
     muted = silence(ic)
     clock.shift(timedelta(minutes=10))
 
-    ingest_actions.expire_silence(muted, by=ic)
+    services.expire_silence(muted, by=ic)
     clock.shift(timedelta(minutes=10))
-    ingest_actions.expire_silence(muted, by=ic)
+    services.expire_silence(muted, by=ic)
 
     muted.refresh_from_db()
     assert muted.ends_at == NOW + timedelta(minutes=10)
@@ -231,7 +229,7 @@ def test_expiring_ends_the_silence_now_and_twice_changes_nothing(ic, clock):
 def test_expiring_a_pending_silence_means_it_never_starts(ic):
     muted = silence(ic, starts_at=timezone.now() + timedelta(hours=1), hours=3)
 
-    ingest_actions.expire_silence(muted, by=ic)
+    services.expire_silence(muted, by=ic)
 
     muted.refresh_from_db()
     assert muted.starts_at == muted.ends_at == NOW

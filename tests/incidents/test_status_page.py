@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from incidents import comms, services
+from incidents import services
 from incidents.models import CommsKind, CommsStatus, CommsUpdate, Exercise, Incident, Severity
 from tests.incidents.factories import ServiceFactory, declare, note
 
@@ -22,7 +22,7 @@ def anon():
 
 
 def publish(incident, by, state="investigating", subject="Investigating issues", body="Looking"):
-    return comms.send_update(incident, channel=CommsKind.STATUS_PAGE, subject=subject,
+    return services.send_update(incident, channel=CommsKind.STATUS_PAGE, subject=subject,
                              body=body, state=state, by=by)
 
 

@@ -38,3 +38,23 @@ def test_beat_task_on_real_worker_notes_each_breach_once(ic):
     incident.refresh_from_db()
     assert incident.response_breach_noted_at is not None
     assert incident.resolution_breach_noted_at is not None
+
+
+@pytest.mark.django_db(transaction=False)
+def test_every_beat_task_is_registered(settings):
+    for app_name in ("incidents", "oncall", "reports"):
+        __import__(f"{app_name}.tasks")
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "incidents.tasks.comms_tick" in scheduled
+    assert scheduled - set(app.tasks) == set()
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_comms_tasks_names_from_before_the_reshape_still_run_the_same_code():
+    """In-flight messages name incidents/comms_tasks.py, where the tasks used to live."""
+    old_tick, old_deliver = (app.tasks["incidents.comms_tasks.tick"],
+                             app.tasks["incidents.comms_tasks.deliver_update"])
+    assert old_tick.__wrapped__ is tasks.comms_tick.__wrapped__
+    assert old_deliver.__wrapped__ is tasks.deliver_update.__wrapped__
+    assert (old_tick.max_retries, old_deliver.max_retries) == (3, 5)
+    assert old_tick.acks_late and old_deliver.acks_late

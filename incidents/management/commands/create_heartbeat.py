@@ -8,7 +8,7 @@ shown again.
 from django.core.management.base import BaseCommand, CommandError
 
 from incidents import heartbeats
-from incidents.alert_models import Integration
+from incidents.models import Integration
 
 
 class Command(BaseCommand):

@@ -10,8 +10,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from incidents import ingest
-from incidents.alert_models import IntegrationKind
-from incidents.models import Service
+from incidents.models import IntegrationKind, Service
 
 
 class Command(BaseCommand):

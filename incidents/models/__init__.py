@@ -1,0 +1,120 @@
+"""The incidents app's models, one module per feature; this package only re-exports
+them, so `from incidents.models import Incident` works wherever a model lives.
+"""
+from .alerts import (
+    DEFAULT_SEVERITY_MAP,
+    OPEN_ALERT_STATUSES,
+    Alert,
+    AlertManager,
+    AlertStatus,
+    InboundPayload,
+    Integration,
+    IntegrationKind,
+    PayloadOutcome,
+    default_severity_map,
+)
+from .automation import (
+    AutomationAction,
+    AutomationFiring,
+    AutomationRule,
+    FiringResult,
+)
+from .checklists import (
+    ChecklistItem,
+    ChecklistPhase,
+)
+from .comms import (
+    CommsDelivery,
+    CommsKind,
+    CommsStatus,
+    CommsTemplate,
+    CommsUpdate,
+    IncidentComms,
+    PublicState,
+    Subscriber,
+)
+from .heartbeats import (
+    Heartbeat,
+    HeartbeatState,
+)
+from .incident import (
+    SEVERITY_DESCRIPTIONS,
+    SLA_MINUTES,
+    TRANSITIONS,
+    DetectionSource,
+    Exercise,
+    Incident,
+    IncidentSequence,
+    Service,
+    Severity,
+    Status,
+)
+from .runbooks import (
+    Runbook,
+    RunbookAttachment,
+    RunbookStepTick,
+)
+from .silences import (
+    Silence,
+    SilenceQuerySet,
+)
+from .timeline import (
+    MANUAL_KINDS,
+    TimelineEntry,
+    TimelineKind,
+    TimelineRevision,
+)
+from .triage import (
+    ManualReport,
+    ReportState,
+)
+
+__all__ = [
+    "DEFAULT_SEVERITY_MAP",
+    "MANUAL_KINDS",
+    "OPEN_ALERT_STATUSES",
+    "SEVERITY_DESCRIPTIONS",
+    "SLA_MINUTES",
+    "TRANSITIONS",
+    "Alert",
+    "AlertManager",
+    "AlertStatus",
+    "AutomationAction",
+    "AutomationFiring",
+    "AutomationRule",
+    "ChecklistItem",
+    "ChecklistPhase",
+    "CommsDelivery",
+    "CommsKind",
+    "CommsStatus",
+    "CommsTemplate",
+    "CommsUpdate",
+    "DetectionSource",
+    "Exercise",
+    "FiringResult",
+    "Heartbeat",
+    "HeartbeatState",
+    "InboundPayload",
+    "Incident",
+    "IncidentComms",
+    "IncidentSequence",
+    "Integration",
+    "IntegrationKind",
+    "ManualReport",
+    "PayloadOutcome",
+    "PublicState",
+    "ReportState",
+    "Runbook",
+    "RunbookAttachment",
+    "RunbookStepTick",
+    "Service",
+    "Severity",
+    "Silence",
+    "SilenceQuerySet",
+    "Status",
+    "Subscriber",
+    "TimelineEntry",
+    "TimelineKind",
+    "TimelineRevision",
+    "default_severity_map",
+]

@@ -1,0 +1,37 @@
+"""The §3.2 / §3.4 checklists on an incident: ticked (who, when) or waived (why)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import permissions
+from ..models import ChecklistItem, TimelineKind
+from .common import IncidentError, lock, name, require, require_edit, write_entry
+
+
+@transaction.atomic
+def set_checklist_item(item, *, done, by):
+    """Tick or untick a checklist item, recording who and when."""
+    require_edit(item.incident, by)
+    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    if done and item.done_at is None:
+        item.done_at, item.done_by = timezone.now(), by
+    elif not done:
+        item.done_at, item.done_by = None, None
+    item.save(update_fields=["done_at", "done_by"])
+    return item
+
+
+@transaction.atomic
+def waive_checklist_item(item, *, reason, by):
+    """Mark an item as deliberately skipped; the reason goes on the timeline too."""
+    require(permissions.can_command(by, lock(item.incident)),
+            "Only the incident's commander, Incident Commanders and Managers waive items.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise IncidentError("Say why this item is being waived.")
+    item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
+    item.waived_reason = reason
+    item.save(update_fields=["waived_reason"])
+    write_entry(item.incident, TimelineKind.CHECKLIST,
+                f"Checklist item waived by {name(by)}: *{item.text}*. Reason: {reason}", by=by)
+    return item

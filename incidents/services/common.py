@@ -1,0 +1,52 @@
+"""What every incidents service shares: its refusals, the permission check, the row
+lock, and writing a timeline entry."""
+
+import functools
+
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from mindweave_ir.errors import Conflict, Refused
+from mindweave_ir.markup import render_markdown
+from mindweave_ir.templatetags.mw import display_name
+
+from .. import permissions
+from ..models import Incident, TimelineEntry
+
+
+class IncidentError(Refused):
+    """A request the rules refuse (illegal transition, missing reason ...)."""
+
+
+class ConflictError(IncidentError, Conflict):
+    """Someone else changed the object since the caller read it (`current`)."""
+
+
+# A person as the timeline names them.
+name = functools.partial(display_name, missing="nobody")
+
+
+def require(allowed, message):
+    """Refuse (PermissionDenied) unless `allowed`."""
+    if not allowed:
+        raise PermissionDenied(message)
+
+
+def write_entry(incident, kind, body, *, by, occurred_at=None):
+    """A timeline entry (Markdown, rendered and sanitised once, here)."""
+    now = timezone.now()
+    return TimelineEntry.objects.create(
+        incident=incident, kind=kind, body=body, body_html=render_markdown(body),
+        author=by, occurred_at=occurred_at or now, created_at=now,
+    )
+
+
+def lock(incident):
+    """Re-read the incident under a row lock so concurrent writers queue up."""
+    return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+def require_edit(incident, by):
+    """Check against a fresh, locked read: roles may have changed since the caller's."""
+    require(permissions.can_edit(by, lock(incident)),
+             "Only people working on this incident may change its timeline and checklists.")

@@ -1,0 +1,102 @@
+"""The incident page (`/incidents/<INC-ID>/`): finding its incident, its context, and the
+one answer for each of its sections (header, roles, timeline, checklists), which the
+section views in incidents.py, timeline.py and checklists.py share. The
+communications and runbook sections load separately (comms.py, runbooks.py)."""
+
+import functools
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from oncall.models import Notification, Page
+
+from .. import permissions, services
+from ..forms import (
+    ResolveForm,
+    SeverityForm,
+    TimelineEntryForm,
+    TransitionForm,
+    responder_users,
+)
+from ..models import ChecklistPhase, Incident
+from .common import incident_or_404, respond
+
+DETAIL = "incidents/incident_detail.html"
+TIMELINE_RECENT = 100  # entries shown before "Show the N earlier entries"
+
+
+def incident_for_page(ref):
+    """The incident with everything its page shows joined or prefetched, or 404."""
+    return incident_or_404(ref, Incident.objects.select_related(
+        "commander", "technical_lead", "communications_lead", "declared_by", "pir"
+    ).prefetch_related("services", "responders"))
+
+
+def incident_for_section(ref):
+    """The incident with what its separately loaded sections (communications, runbooks)
+    show, or 404."""
+    return incident_or_404(ref, Incident.objects.select_related(
+        "commander", "communications_lead").prefetch_related("services"))
+
+
+def timeline_context(request, incident):
+    """The timeline to show: the latest TIMELINE_RECENT entries, oldest first, unless
+    the reader asked for all (`?timeline=all`), and how many earlier ones were left out.
+    A long incident's page stays as quick as a short one's (GitHub does the same)."""
+    entries = (incident.timeline.filter(deleted_at__isnull=True)
+               .select_related("author", "edited_by"))
+    if request.GET.get("timeline") == "all":
+        return {"entries": entries.order_by("occurred_at", "id"), "earlier": 0,
+                "timeline_all": True}
+    recent = list(entries.order_by("-occurred_at", "-id")[:TIMELINE_RECENT + 1])
+    earlier = 0
+    if len(recent) > TIMELINE_RECENT:
+        earlier = entries.count() - TIMELINE_RECENT
+        recent = recent[:TIMELINE_RECENT]
+    return {"entries": recent[::-1], "earlier": earlier, "timeline_all": False}
+
+
+def checklist_phases(incident):
+    items = list(incident.checklist.select_related("done_by"))
+    return [(phase, [i for i in items if i.phase == phase]) for phase in ChecklistPhase]
+
+
+def pages(incident):
+    """The incident's pages with who was notified: the escalation's health at a glance."""
+    return (Page.objects.filter(source=f"incident:{incident.pk}")
+            .select_related("acknowledged_by")
+            .prefetch_related(Prefetch("notifications",
+                                       queryset=Notification.objects.select_related("user")))
+            .order_by("-created_at"))
+
+
+def detail_context(request, incident, **overrides):
+    user = request.user
+    context = {
+        "incident": incident,
+        "can_command": permissions.can_command(user, incident),
+        "can_edit": permissions.can_edit(user, incident),
+        "can_join": permissions.can_join(user, incident)
+                    and not permissions.works_on(user, incident),
+        "transition_form": TransitionForm(),
+        "resolve_form": ResolveForm(),
+        "severity_form": SeverityForm(initial={"to": incident.severity}),
+        "role_users": responder_users(),
+        "incident_roles": [(field, label, getattr(incident, field))
+                           for field, label in services.ROLE_FIELDS.items()],
+        "entry_form": TimelineEntryForm(),
+        **timeline_context(request, incident),
+        "phases": functools.partial(checklist_phases, incident),
+        "pages": functools.partial(pages, incident),
+        "now": timezone.now(),
+    }
+    return context | overrides
+
+
+def respond_section(request, incident, partial, *, status=200, timeline_changed=False,
+                    **context):
+    """One section of the incident page for HTMX, the whole page otherwise; a successful
+    plain POST redirects back to the page."""
+    return respond(request, DETAIL, lambda: detail_context(request, incident, **context),
+                   partial=partial, status=status, redirect_to=incident,
+                   timeline_changed=timeline_changed)
