@@ -3,13 +3,13 @@ answer them without importing the app that refused."""
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from reports.handoffs.services import HandoffError, StaleHandoff
 
 from incidents.heartbeats import HeartbeatError
 from incidents.ingest import IntegrationError
 from incidents.services import ConflictError, IncidentError
 from mindweave_ir.errors import Conflict, Refused, refusal
 from oncall.paging import PagingError
-from reports.handoffs.services import HandoffError, StaleHandoff
 from reports.services import PIRError, StaleEdit
 
 

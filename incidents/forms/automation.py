@@ -3,6 +3,8 @@ for silences (`alertname="X"`, `env!=staging`, `pod=~"api-.*"`)."""
 
 from django import forms
 
+from oncall import channels
+
 from .. import matchers as matching
 from ..models import AutomationRule
 
@@ -25,6 +27,11 @@ class AutomationRuleForm(forms.ModelForm):
         if self.instance.pk and self.instance.matchers:
             self.initial["matchers_text"] = "\n".join(
                 matching.describe([m]) for m in self.instance.matchers)
+
+    def clean_webhook_url(self):
+        """Refused on save as on every send: no internal addresses (mindweave_ir.outbound)."""
+        url = self.cleaned_data["webhook_url"]
+        return channels.channel_for("webhook").validate_target(url) if url else url
 
     def clean_matchers_text(self):
         text = self.cleaned_data["matchers_text"]

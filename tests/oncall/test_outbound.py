@@ -23,13 +23,17 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from incidents import automation, comms, ingest, services
-from incidents.alert_models import Alert, IntegrationKind
-from incidents.automation_models import AutomationAction, AutomationRule, FiringResult
+from incidents import automation, ingest, services
+from incidents.comms import delivery
 from incidents.models import (
+    Alert,
+    AutomationAction,
+    AutomationRule,
     CommsKind,
     CommsStatus,
+    FiringResult,
     IncidentComms,
+    IntegrationKind,
     Severity,
     TimelineEntry,
 )
@@ -627,7 +631,7 @@ def incident(ic):
 def test_comms_slack_webhook_setter_refuses_internal_urls(ic, incident, no_allowlist):
     for url in ("http://127.0.0.1:6379/", "http://[::1]/", "http://169.254.169.254/"):
         with pytest.raises(services.IncidentError, match=ASK):
-            comms.set_slack_webhook(incident, url=url, by=ic)
+            services.set_slack_webhook(incident, url=url, by=ic)
     assert not IncidentComms.objects.exclude(slack_webhook_url="").exists()
 
 
@@ -635,10 +639,10 @@ def test_comms_slack_webhook_setter_refuses_internal_urls(ic, incident, no_allow
 def test_comms_slack_sender_refuses_a_stored_internal_url_and_shows_no_body(
         ic, viewer, incident, receiver, settings, client):
     receiver.answer(500, BODY_SECRET)
-    comms.set_slack_webhook(incident, url=receiver.url(), by=ic)  # allowed while on-premise
-    update = comms.send_update(incident, channel=CommsKind.SLACK, subject="", body="Hi", by=ic)
+    services.set_slack_webhook(incident, url=receiver.url(), by=ic)  # allowed while on-premise
+    update = services.send_update(incident, channel=CommsKind.SLACK, subject="", body="Hi", by=ic)
     update.deliveries.update(attempts=5)  # the last attempt: the error is final
-    comms.deliver_update(update.pk)
+    delivery.deliver_update(update.pk)
     update.refresh_from_db()
     assert update.status == CommsStatus.FAILED
     assert "HTTP 500 Internal Server Error" in update.error and BODY_SECRET not in update.error
@@ -647,8 +651,8 @@ def test_comms_slack_sender_refuses_a_stored_internal_url_and_shows_no_body(
     assert "HTTP 500" in panel and BODY_SECRET not in panel
 
     settings.OUTBOUND_ALLOWED_NETWORKS = []  # the allowance withdrawn: refused on send
-    again = comms.send_update(incident, channel=CommsKind.SLACK, subject="", body="2", by=ic)
-    comms.deliver_update(again.pk)
+    again = services.send_update(incident, channel=CommsKind.SLACK, subject="", body="2", by=ic)
+    delivery.deliver_update(again.pk)
     again.refresh_from_db()
     assert again.status == CommsStatus.FAILED and "127.0.0.1 is a loopback" in again.error
     assert len(receiver.requests) == 1
@@ -699,3 +703,18 @@ def test_automation_timeline_gets_status_and_reason_not_the_body(automation_aler
     bodies = " ".join(TimelineEntry.objects.values_list("body", flat=True))
     assert "HTTP 200 OK" in bodies and BODY_SECRET not in bodies
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db
+def test_automation_rule_form_refuses_an_internal_webhook_on_save(no_allowlist):
+    from incidents.forms import AutomationRuleForm
+
+    data = {"name": "restart", "enabled": "on", "alert_name": "X", "duration_minutes": "0",
+            "action": AutomationAction.WEBHOOK, "max_per_hour": "5", "message": "m"}
+    refused = AutomationRuleForm(data={**data, "webhook_url": "http://169.254.169.254/x"})
+    accepted = AutomationRuleForm(data={**data, "webhook_url": "https://93.184.215.14/hook"})
+
+    assert not refused.is_valid()
+    assert "link-local" in " ".join(refused.errors["webhook_url"])
+    assert "webhook_url" not in accepted.errors
+    assert not AutomationRule.objects.filter(name="restart").exists()
