@@ -3,7 +3,6 @@ answer them without importing the app that refused."""
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from reports.handoffs.services import HandoffError, StaleHandoff
 
 from incidents.heartbeats import HeartbeatError
 from incidents.ingest import IntegrationError
@@ -11,6 +10,7 @@ from incidents.services import ConflictError, IncidentError
 from mindweave_ir.errors import Conflict, Refused, refusal
 from oncall.paging import PagingError
 from reports.services import PIRError, StaleEdit
+from reports.services.handoffs import HandoffError, StaleHandoff
 
 
 @pytest.mark.parametrize("error", [IncidentError, HeartbeatError, IntegrationError,
