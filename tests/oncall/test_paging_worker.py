@@ -112,7 +112,10 @@ def test_escalation_fires_after_worker_dies_and_broker_is_flushed(production, ic
 
 def _worker_process(name):
     db = connection.settings_dict
-    env = {**os.environ, "DEBUG": "true",
+    # The receivers are on 127.0.0.1, which only OUTBOUND_ALLOWED_NETWORKS lets through
+    # (tests/conftest.py sets it for this process; a worker process reads the env).
+    env = {**os.environ, "DEBUG": "true", "MINDWEAVE_ENV_FILE": "",
+           "OUTBOUND_ALLOWED_NETWORKS": "127.0.0.1/32,::1/128",
            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:"
                            f"{db['PORT'] or 5432}/{db['NAME']}"}
     return subprocess.Popen(
