@@ -1,0 +1,45 @@
+"""A manager works a post-incident review in the Django admin, in a real browser
+(issue 17): the workflow buttons save what was typed first (item 4)."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from reports.models import PIRState, PostIncidentReview
+from tests.reports.factories import resolved_pir
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+def log_in(page, username):
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("heading", name=re.compile("Active incidents"))).to_be_visible()
+
+
+def test_send_for_review_keeps_what_the_manager_just_typed(page, manager, ic):
+    pir = resolved_pir(ic)
+    assert pir.what_happened and not pir.why_it_happened
+    log_in(page, "manager")
+    page.goto(f"/admin/reports/postincidentreview/{pir.pk}/change/")
+    expect(page.locator("#pir-workflow h2")).to_contain_text("Draft")
+
+    page.fill("#id_why_it_happened", "A config flag shipped on by default.")
+    page.select_option("#id_root_cause_category", label="Configuration")
+    page.get_by_role("button", name="Send for review").click()
+
+    expect(page.locator(".messagelist")).to_contain_text(
+        f"The review of {pir.incident.ref} was saved and sent for review.")
+    expect(page.locator("#pir-workflow h2")).to_contain_text("In review")
+    expect(page.locator("#id_why_it_happened")).to_have_value(
+        "A config flag shipped on by default.")
+    pir = PostIncidentReview.objects.get(pk=pir.pk)
+    assert pir.state == PIRState.IN_REVIEW
+    assert (pir.why_it_happened, pir.root_cause_category) == (
+        "A config flag shipped on by default.", "configuration")
