@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from mindweave_ir.templatetags.mw import when
 from oncall.roles import ManagerAdminMixin, ReadOnlyTabularInline
 
 from ..models import (
@@ -208,11 +209,12 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
         minutes = int((incident.resolved_at - incident.started_at).total_seconds() // 60)
         return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
-    @admin.display(description="Key timeline (UTC)")
+    @admin.display(description="Key timeline")
     def milestones(self, obj):
+        # In the viewer's zone, named, like the key entries below it and the app.
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td></tr>",
-            ((f"{at:%Y-%m-%d %H:%M}" if at else "—", label) for label, at in obj.milestones()),
+            ((when(at), label) for label, at in obj.milestones()),
         )
         return format_html("<table>{}</table>", rows)
 
