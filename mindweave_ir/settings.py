@@ -168,6 +168,8 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Date-times Django formats itself name their zone (mindweave_ir/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["mindweave_ir.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"

@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from mindweave_ir.templatetags.mw import when
+
 from . import rotation
 from .tokens import new_token
 
@@ -238,7 +240,7 @@ class Override(models.Model):
                                               name="override_ends_after_start")]
 
     def __str__(self):
-        return f"{self.user} on {self.schedule} {self.start:%Y-%m-%d %H:%M}–{self.end:%H:%M}"
+        return f"{self.user} on {self.schedule} {when(self.start)} – {when(self.end)}"
 
 
 class EscalationPolicy(models.Model):
@@ -430,7 +432,7 @@ class PageEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self):
-        return f"{self.page_id} {self.kind} {self.at:%H:%M:%S}"
+        return f"{self.page_id} {self.kind} {when(self.at)}"
 
 
 class Notice(Delivery):

@@ -6,6 +6,7 @@ is decided in one place.
 
 from django.contrib import admin
 from django.db import models
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -57,6 +58,15 @@ class ManagerAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self._is_manager(request)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        """A date-time typed in the admin is in the viewer's zone (the middleware's):
+        say which, as the read-only ones do."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if isinstance(db_field, models.DateTimeField) and field is not None:
+            note = f"In your time zone, {timezone.get_current_timezone_name()}."
+            field.help_text = f"{field.help_text} {note}".strip()
+        return field
 
 
 class ReadOnlyAdmin(ManagerAdminMixin, admin.ModelAdmin):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEntry
+from mindweave_ir.templatetags.mw import when
 
 
 class PIRState(models.TextChoices):
@@ -225,7 +226,7 @@ class PIRChange(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self):
-        return f"{self.pir} {self.at:%Y-%m-%d %H:%M}: {self.what[:60]}"
+        return f"{self.pir} {when(self.at)}: {self.what[:60]}"
 
 
 # --- Weekly on-call handoffs (handbook §2.2, §2.3) ------------------------------------

@@ -51,7 +51,8 @@ class CommsDeliveryInline(ReadOnlyTabularInline):
 
 @admin.register(CommsUpdate)
 class CommsUpdateAdmin(ReadOnlyAdmin):
-    list_display = ["incident", "channel", "state", "subject", "status", "sent_by", "created_at"]
+    list_display = ["incident", "channel", "state", "component_state", "subject", "status",
+                    "sent_by", "created_at"]
     list_filter = ["channel", "status"]
     list_select_related = ["incident", "sent_by"]
     search_fields = ["incident__ref", "subject"]

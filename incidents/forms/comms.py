@@ -2,7 +2,7 @@
 
 from django import forms
 
-from ..models import CommsKind, CommsTemplate
+from ..models import CommsKind, CommsTemplate, ComponentState
 
 # The §5 templates the resolve form offers, by kind: (template name, checkbox label).
 RESOLUTION_TEMPLATES = {
@@ -20,6 +20,11 @@ class ComposeForm(forms.Form):
     subject = forms.CharField(max_length=200, required=False,
                               widget=forms.TextInput(attrs={"size": 60}))
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}))
+    # Status-page updates only: what the affected components show publicly.
+    component_state = forms.ChoiceField(
+        label="Affected components show", choices=ComponentState.choices, required=False,
+        help_text="On the public status page, until the next update. Defaults from the "
+                  "severity.")
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("auto_id", "id_comms_%s")  # the page has a timeline "body" too

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from mindweave_ir.templatetags.mw import when
+
 from .incident import Incident, Service, Severity
 
 # The source's severity word -> the incident severity it opens (§1.1).
@@ -203,4 +205,4 @@ class InboundPayload(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.integration.name} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.integration.name} @ {when(self.received_at)}"

@@ -29,6 +29,32 @@ class PublicState(models.TextChoices):
     RESOLVED = "resolved", "Resolved"
 
 
+class ComponentState(models.TextChoices):
+    """What a published status-page update says of the affected components (as
+    Atlassian Statuspage's component statuses). The public page shows only these:
+    an incident nobody published about changes nothing there."""
+
+    OPERATIONAL = "operational", "Operational"
+    DEGRADED = "degraded_performance", "Degraded performance"
+    PARTIAL = "partial_outage", "Partial outage"
+    MAJOR = "major_outage", "Major outage"
+
+    @classmethod
+    def default(cls, severity, public_state=""):
+        """What an update shows unless its sender chooses: operational once resolved,
+        else by severity: SEV-1 major, SEV-2 partial, SEV-3 degraded, SEV-4 operational."""
+        if public_state == PublicState.RESOLVED:
+            return cls.OPERATIONAL
+        return {1: cls.MAJOR, 2: cls.PARTIAL, 3: cls.DEGRADED}.get(int(severity),
+                                                                    cls.OPERATIONAL)
+
+    @classmethod
+    def worst(cls, states):
+        """The worst of `states` (operational when there are none)."""
+        order = list(cls)
+        return max((cls(s) for s in states), key=order.index, default=cls.OPERATIONAL)
+
+
 class CommsStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENT = "sent", "Delivered"
@@ -130,6 +156,10 @@ class CommsUpdate(models.Model):
     template = models.ForeignKey(CommsTemplate, null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="+")
     state = models.CharField(max_length=20, choices=PublicState.choices, blank=True)
+    component_state = models.CharField(
+        max_length=24, choices=ComponentState.choices, blank=True,
+        help_text="Status-page updates only: the state the affected components show "
+                  "publicly while this is the incident's latest published update.")
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,

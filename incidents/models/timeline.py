@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from mindweave_ir.templatetags.mw import when
+
 from .incident import Incident
 
 
@@ -64,7 +66,7 @@ class TimelineEntry(models.Model):
         verbose_name_plural = "timeline entries"
 
     def __str__(self):
-        return f"{self.incident_id} {self.get_kind_display()} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+        return f"{self.incident_id} {self.get_kind_display()} @ {when(self.occurred_at)}"
 
     @property
     def is_manual(self):

@@ -21,6 +21,7 @@ from ..models import (
     CommsKind,
     CommsStatus,
     CommsUpdate,
+    ComponentState,
     IncidentComms,
     PublicState,
     TimelineKind,
@@ -52,11 +53,13 @@ def _check_text(channel, subject, body):
 
 
 @transaction.atomic
-def send_update(incident, *, channel, subject, body, by, template=None, state=""):
+def send_update(incident, *, channel, subject, body, by, template=None, state="",
+                component_state=""):
     """Store one update and queue it to its recipients (§5).
 
     1. Check `by` may send, the text is complete (no `[[... fill in]]` left) and a
-       status-page update announces a state.
+       status-page update announces a state and what its components show publicly
+       (`component_state`; by default from the severity, operational once resolved).
     2. Find the recipients; none (no confirmed subscribers, no webhook, a drill's
        customer email) raises NothingToSend and stores nothing.
     3. Store the update and one delivery row per recipient; a status-page update is
@@ -73,8 +76,9 @@ def send_update(incident, *, channel, subject, body, by, template=None, state=""
         state = state or (template.state if template else "")
         if state not in PublicState.values:
             raise IncidentError("Say which state the status-page update announces.")
+        component_state = _component_state(incident, state, component_state)
     else:
-        state = ""
+        state = component_state = ""
     if channel == CommsKind.CUSTOMER_EMAIL and incident.exercise:
         raise NothingToSend(f"Nothing sent: this is a drill ({incident.get_exercise_display()}); "
                             "customers are not emailed about drills.")
@@ -88,7 +92,8 @@ def send_update(incident, *, channel, subject, body, by, template=None, state=""
     now = timezone.now()
     published = channel == CommsKind.STATUS_PAGE
     update = CommsUpdate.objects.create(
-        incident=incident, channel=channel, template=template, state=state, subject=subject,
+        incident=incident, channel=channel, template=template, state=state,
+        component_state=component_state, subject=subject,
         body=body, sent_by=by, created_at=now, recipients=len(targets),
         status=CommsStatus.SENT if published else CommsStatus.QUEUED,
     )
@@ -101,9 +106,21 @@ def send_update(incident, *, channel, subject, body, by, template=None, state=""
     return update
 
 
+def _component_state(incident, state, chosen):
+    """What the affected components show publicly after this update: as chosen, else
+    operational for a resolved update and the severity's state otherwise."""
+    if not chosen:
+        return ComponentState.default(incident.severity, state)
+    if chosen not in ComponentState.values:
+        raise IncidentError("Choose what the affected components show: "
+                            + ", ".join(ComponentState.labels) + ".")
+    return ComponentState(chosen)
+
+
 def _timeline_text(update, by):
     what = {
-        CommsKind.STATUS_PAGE: f"**Status page update published** ({update.get_state_display()})",
+        CommsKind.STATUS_PAGE: f"**Status page update published** ({update.get_state_display()}; "
+                               f"components: {update.get_component_state_display()})",
         CommsKind.CUSTOMER_EMAIL: f"**Customer email queued** to {update.recipients} "
                                   f"subscriber{'s' if update.recipients != 1 else ''}",
         CommsKind.SLACK: "**Slack update queued** to the incident channel",

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import permissions, services
 from ..comms import cadence, compose
 from ..forms import ComposeForm, ResolveCommsForm, SlackWebhookForm, resolution_templates
-from ..models import CommsKind, CommsTemplate, CommsUpdate
+from ..models import CommsKind, CommsTemplate, CommsUpdate, ComponentState
 from .common import refusal, respond
 from .detail import incident_for_section
 
@@ -61,7 +61,9 @@ def comms_compose(request, ref):
     template = get_object_or_404(CommsTemplate, pk=int(chosen) if chosen.isdigit() else 0,
                                  is_active=True)
     subject, body = compose.preview(template, incident)
-    form = ComposeForm(initial={"template": template.pk, "subject": subject, "body": body})
+    shown = ComponentState.default(incident.severity, template.state)
+    form = ComposeForm(initial={"template": template.pk, "subject": subject, "body": body,
+                                "component_state": shown})
     return _respond(request, incident, "incident-comms", compose_form=form, chosen=template)
 
 
@@ -75,7 +77,8 @@ def comms_send(request, ref):
     template = form.cleaned_data["template"]
     try:
         services.send_update(incident, channel=template.kind, subject=form.cleaned_data["subject"],
-                          body=form.cleaned_data["body"], template=template, by=request.user)
+                             body=form.cleaned_data["body"], template=template, by=request.user,
+                             component_state=form.cleaned_data["component_state"])
     except (services.IncidentError, PermissionDenied) as exc:
         status, message = refusal(exc)
         return _respond(request, incident, "incident-comms", status=status, compose_form=form,

@@ -12,6 +12,8 @@ from django.http import HttpResponseRedirect
 from django.utils import timezone
 from django.utils.text import Truncator
 
+from mindweave_ir.templatetags.mw import when
+
 from ..models import (
     CLOSED_ACTION_STATUSES,
     ActionItem,
@@ -155,7 +157,7 @@ class PIRAdminForm(forms.ModelForm):
         if last is not None:
             name = (last.by.get_full_name() or last.by.get_username()) if last.by \
                 else "The system"
-            who = f"{name} ({timezone.localtime(last.at):%H:%M}: {last.what})"
+            who = f"{name} ({when(last.at)}: {last.what})"
         differ = [str(self.fields[name].label) for name in self.changed_data
                   if name != "loaded_version"]
         text = (f"{who} saved this review after you opened it, so nothing was saved. "
@@ -167,7 +169,7 @@ class PIRAdminForm(forms.ModelForm):
 
 
 def _entry_label(entry):
-    return (f"{timezone.localtime(entry.occurred_at):%Y-%m-%d %H:%M} · "
+    return (f"{when(entry.occurred_at)} · "
             f"{entry.get_kind_display()} · {Truncator(entry.body).words(14)}")
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from mindweave_ir.templatetags.mw import when
 from oncall.roles import ManagerAdminMixin, ReadOnlyTabularInline
 
 from ..models import (
@@ -208,11 +209,12 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
         minutes = int((incident.resolved_at - incident.started_at).total_seconds() // 60)
         return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
-    @admin.display(description="Key timeline (UTC)")
+    @admin.display(description="Key timeline")
     def milestones(self, obj):
+        # In the viewer's zone, named, like the key entries below it and the app.
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{}</td></tr>",
-            ((f"{at:%Y-%m-%d %H:%M}" if at else "—", label) for label, at in obj.milestones()),
+            ((when(at), label) for label, at in obj.milestones()),
         )
         return format_html("<table>{}</table>", rows)
 
@@ -344,32 +346,59 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
             *super().get_urls(),
         ]
 
+    # Each button: (service, what the message says was done). Run after the change form
+    # is saved (response_change) when the review is editable, else from its own URL.
+    WORKFLOW = {
+        "submit": (services.submit_for_review, "sent for review"),
+        "approve": (services.approve, "approved"),
+        "reopen": (services.reopen, "reopened"),
+    }
+
     def submit_view(self, request, object_id):
-        return self._workflow(request, object_id, services.submit_for_review,
-                              done="sent for review")
+        return self._workflow(request, object_id, "submit")
 
     def approve_view(self, request, object_id):
-        return self._workflow(request, object_id, services.approve, done="approved")
+        return self._workflow(request, object_id, "approve")
 
     def reopen_view(self, request, object_id):
-        return self._workflow(request, object_id, services.reopen, done="reopened",
-                              reason=request.POST.get("reason", ""))
+        return self._workflow(request, object_id, "reopen")
 
-    def _workflow(self, request, object_id, service, *, done, **kwargs):
+    def _workflow(self, request, object_id, action):
         if not self.has_view_permission(request):
             raise PermissionDenied
         pir = self.get_object(request, unquote(object_id))
         if pir is None:
             raise Http404("No such post-incident review.")
+        self._transition(request, pir, action)
+        return HttpResponseRedirect(
+            reverse("admin:reports_postincidentreview_change", args=[pir.pk]))
+
+    def _transition(self, request, pir, action, *, saved=False):
+        """Run one workflow service and say how it went (after a save: that it saved)."""
+        service, done = self.WORKFLOW[action]
+        kwargs = {"reason": request.POST.get("reason", "")} if action == "reopen" else {}
+        first = "Your changes were saved, but " if saved else ""
         try:
             service(pir, by=request.user, **kwargs)
         except (services.PIRError, PermissionDenied) as exc:
-            self.message_user(request, f"{pir.incident.ref}: {exc}", messages.ERROR)
-        else:
-            self.message_user(request, f"The review of {pir.incident.ref} was {done}.",
-                              messages.SUCCESS)
+            what = f"it was not {done}: {exc}" if saved else str(exc)
+            self.message_user(request, f"{pir.incident.ref}: {first}{what}", messages.ERROR)
+            return False
+        saved_too = "saved and " if saved else ""
+        self.message_user(request, f"The review of {pir.incident.ref} was {saved_too}{done}.",
+                          messages.SUCCESS)
+        return True
+
+    def response_change(self, request, obj):
+        """A workflow button of an editable review submits the change form: the edits are
+        saved first (as by Save), then the transition runs on what was saved. A refused
+        save runs nothing; a refused transition keeps the saved edits and says why."""
+        action = request.POST.get("_pir_workflow")
+        if action not in self.WORKFLOW or self._refused(request):
+            return super().response_change(request, obj)
+        self._transition(request, obj, action, saved=True)
         return HttpResponseRedirect(
-            reverse("admin:reports_postincidentreview_change", args=[pir.pk]))
+            reverse("admin:reports_postincidentreview_change", args=[obj.pk]))
 
     def render_change_form(self, request, context, add=False, change=False, form_url="",
                            obj=None):

@@ -86,7 +86,7 @@ def _locked(pir, expected_version=None):
         .get(pk=pir.pk)
     if expected_version is not None and current.version != expected_version:
         last = current.changes.select_related("by").first()
-        who = f"{_name(last.by)} at {timezone.localtime(last.at):%H:%M}" if last else "someone"
+        who = f"{_name(last.by)} at {timezone.localtime(last.at):%H:%M %Z}" if last else "someone"
         raise StaleEdit(f"{who} changed this review while you were editing. Your text was "
                         "not saved; it is shown below so you can merge it.", current)
     return current

@@ -76,6 +76,33 @@ def test_compose_shows_the_filled_preview_with_markers(ic, incident):
     assert "[[issue type: fill in]]" in text and "[[workaround: fill in]]" in text
 
 
+@pytest.mark.parametrize(("name", "chosen"), [
+    ("Identified", "partial_outage"), ("Resolved", "operational")])
+def test_status_page_compose_offers_the_component_state_defaulting_from_severity(
+        ic, incident, name, chosen):
+    t = template(CommsKind.STATUS_PAGE, name)  # the incident is SEV-2
+    text = html(login(ic).get(f"/incidents/{incident.ref}/comms/compose/?template={t.pk}", **HX))
+    assert "Affected components show" in text
+    assert f'<option value="{chosen}" selected>' in text
+
+
+def test_other_channels_have_no_component_state(ic, incident):
+    t = template(CommsKind.CUSTOMER_EMAIL, "Initial notification")
+    text = html(login(ic).get(f"/incidents/{incident.ref}/comms/compose/?template={t.pk}", **HX))
+    assert "Affected components show" not in text
+
+
+def test_the_chosen_component_state_is_published_with_the_update(ic, incident):
+    t = template(CommsKind.STATUS_PAGE, "Investigating")
+    login(ic).post(f"/incidents/{incident.ref}/comms/send/", {
+        "template": t.pk, "subject": "Investigating issues with Checkout API",
+        "body": "Looking.", "component_state": "major_outage"}, **HX)
+    assert CommsUpdate.objects.get().component_state == "major_outage"
+    status = Client().get("/status/index.json").json()
+    assert status["components"][0] == {"name": "Checkout API", "slug": incident.services.get().slug,
+                                       "status": "major_outage", "status_label": "Major outage"}
+
+
 def test_a_template_without_subject_starts_from_the_incident_title(ic, incident):
     t = CommsTemplate.objects.create(kind=CommsKind.STATUS_PAGE, name="Short note",
                                      subject="", body="Looking into {service}.")

@@ -1,5 +1,6 @@
-"""The public status page: no login, component states from open incidents, published
-status-page updates only, nothing internal, HTML escaped."""
+"""The public status page: no login, component states only from published status-page
+updates of open incidents, a banner that agrees with the lists, nothing internal, HTML
+escaped."""
 
 from datetime import timedelta
 
@@ -48,17 +49,93 @@ def test_status_page_and_json_need_no_login(anon):
 
 @pytest.mark.parametrize(("severity", "state"), [
     (Severity.SEV1, "major_outage"), (Severity.SEV2, "partial_outage"),
-    (Severity.SEV3, "degraded_performance"), (Severity.SEV4, "degraded_performance"),
+    (Severity.SEV3, "degraded_performance"), (Severity.SEV4, "operational"),
 ])
-def test_component_state_follows_the_worst_open_incident(anon, ic, severity, state):
+def test_published_update_sets_its_components_by_severity_by_default(anon, ic, severity,
+                                                                       state):
     hit = ServiceFactory(name="Checkout API")
     ServiceFactory(name="Search")
-    declare(ic, services=[hit], severity=Severity.SEV4)
-    declare(ic, services=[hit], severity=severity)
+    update = publish(declare(ic, services=[hit], severity=severity), ic)
+    assert update.component_state == state
     data = anon.get("/status/index.json").json()
     states = {c["name"]: c["status"] for c in data["components"]}
     assert states == {"Checkout API": state, "Search": "operational"}
     assert data["status"]["indicator"] == state
+
+
+def test_an_unpublished_incident_changes_nothing_public(anon, ic):
+    internal = ServiceFactory(name="Internal Tools")
+    declare(ic, services=[internal], severity=Severity.SEV1, title="Secret outage")
+    data = anon.get("/status/index.json").json()
+    assert data["status"] == {"indicator": "operational",
+                              "description": "All systems operational"}
+    assert data["components"][0]["status"] == "operational" and data["active"] == []
+    html = anon.get("/status/").content.decode()
+    assert "Major outage" not in html and "All systems operational" in html
+
+
+def test_the_sender_chooses_the_component_state_and_the_latest_update_wins(anon, ic):
+    hit = ServiceFactory(name="Checkout API")
+    incident = declare(ic, services=[hit], severity=Severity.SEV1)
+    services.send_update(incident, channel=CommsKind.STATUS_PAGE, subject="Slow checkout",
+                         body="Looking.", state="investigating", by=ic,
+                         component_state="degraded_performance")
+    assert anon.get("/status/index.json").json()["components"][0]["status"] == \
+        "degraded_performance"
+    publish(incident, ic, "monitoring", "Fix implemented", "Watching.")  # default: SEV-1
+    assert anon.get("/status/index.json").json()["components"][0]["status"] == "major_outage"
+    publish(incident, ic, "resolved", "Resolved", "All good.")  # resolved: operational
+    assert anon.get("/status/index.json").json()["components"][0]["status"] == "operational"
+
+
+def test_an_unknown_component_state_is_refused(ic):
+    incident = declare(ic)
+    with pytest.raises(services.IncidentError, match="components show"):
+        services.send_update(incident, channel=CommsKind.STATUS_PAGE, subject="S", body="B",
+                             state="investigating", by=ic, component_state="on_fire")
+    assert not CommsUpdate.objects.exists()
+
+
+def test_a_component_shows_the_worst_of_its_open_published_incidents(anon, ic):
+    hit = ServiceFactory(name="Checkout API")
+    publish(declare(ic, services=[hit], severity=Severity.SEV3), ic)
+    publish(declare(ic, services=[hit], severity=Severity.SEV2), ic)
+    declare(ic, services=[hit], severity=Severity.SEV1)  # not published: not counted
+    assert anon.get("/status/index.json").json()["components"][0]["status"] == "partial_outage"
+
+
+def test_the_banner_names_an_active_incident_whose_components_are_operational(anon, ic):
+    publish(declare(ic, services=[ServiceFactory()], severity=Severity.SEV4), ic)
+    data = anon.get("/status/index.json").json()
+    assert data["status"] == {"indicator": "operational",
+                              "description": "1 active incident; all components operational"}
+    html = anon.get("/status/").content.decode()
+    assert "1 active incident; all components operational" in html
+    assert "All systems operational" not in html and "No active incidents" not in html
+
+
+def test_a_resolved_incident_shows_resolved_under_its_public_title(anon, ic):
+    service = ServiceFactory(name="Checkout API")
+    incident = declare(ic, services=[service], severity=Severity.SEV1)
+    publish(incident, ic, "investigating", "Investigating issues with Checkout API")
+    publish(incident, ic, "monitoring", "Fix implemented, monitoring Checkout API")
+    resolve(incident, ic)
+    data = anon.get("/status/index.json").json()
+    [entry] = data["resolved"]
+    assert entry["status"] == "resolved"
+    assert entry["name"] == "Investigating issues with Checkout API"
+    assert data["components"][0]["status"] == "operational" and data["active"] == []
+    html = anon.get("/status/").content.decode()
+    assert "All systems operational" in html and "Resolved</span>" in html
+
+
+def test_a_resolved_incident_with_a_published_resolution_is_listed_under_it(anon, ic):
+    incident = declare(ic, services=[ServiceFactory()])
+    publish(incident, ic, "investigating", "Investigating issues with Search")
+    publish(incident, ic, "resolved", "Resolved - Search issue", "Fixed.")
+    resolve(incident, ic)
+    [entry] = anon.get("/status/index.json").json()["resolved"]
+    assert entry["name"] == "Resolved - Search issue" and entry["status"] == "resolved"
 
 
 def test_resolved_and_drill_incidents_leave_components_operational(anon, ic):

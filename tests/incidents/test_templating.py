@@ -1,12 +1,14 @@
 """Template rendering (handbook §5): every placeholder, markers for what is unknown,
 unknown placeholders refused on save, runbook steps."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.admin.sites import site
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
+from django.utils import timezone
 
 from incidents import templating
 from incidents.comms import compose
@@ -167,3 +169,16 @@ def test_the_handbook_runbooks_are_seeded_with_their_alert_names_and_steps():
                                 "Step 3: Check Logs", "Step 4: Check Dependencies"]
     assert "Database connectivity" in down.steps()
     assert "<script" not in down.body_html() and "<pre>" in down.body_html()
+
+
+@pytest.mark.django_db
+def test_every_time_a_seeded_template_prints_says_utc():
+    """Customers, the status page and Slack read these in no particular zone: each time
+    they carry names its zone (issue 17 item 8), whatever zone the sender views in."""
+    times = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(?! UTC)")
+    with timezone.override("Europe/Berlin"):
+        for template in CommsTemplate.objects.all():
+            subject, body = render(template.subject, full_facts()), render(template.body,
+                                                                           full_facts())
+            assert not times.search(subject + body), template.name
+    assert "2026-11-27 10:00 UTC" in render("{start_time}", full_facts())

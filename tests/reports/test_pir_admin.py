@@ -108,7 +108,61 @@ def test_change_form_buttons_send_for_review(client, manager, ic, pir):
     response = client.post(f"{CHANGELIST}{pir.pk}/submit/", follow=True)
     assert f"The review of {pir.incident.ref} was sent for review." in messages_of(response)
     assert PostIncidentReview.objects.get(pk=pir.pk).state == PIRState.IN_REVIEW
-    assert 'value="Approve"' in html(response)
+    assert 'name="_pir_workflow" value="approve"' in html(response)
+
+
+def test_send_for_review_saves_what_was_typed_first(client, manager, pir):
+    client.force_login(manager)
+    data = form_data(client.get(change_url(pir)))
+    assert not data["why_it_happened"]
+    data |= {"why_it_happened": "A config flag shipped on by default.",
+             "root_cause_category": "configuration", "_pir_workflow": "submit"}
+    response = client.post(change_url(pir), data, follow=True)
+    assert f"The review of {pir.incident.ref} was saved and sent for review." \
+        in messages_of(response)
+    pir.refresh_from_db()
+    assert pir.state == PIRState.IN_REVIEW
+    assert (pir.why_it_happened, pir.root_cause_category) == (
+        "A config flag shipped on by default.", "configuration")
+    assert response.redirect_chain[-1][0] == change_url(pir)
+
+
+def test_a_refused_transition_keeps_the_saved_edits_and_says_why(client, manager, pir):
+    client.force_login(manager)
+    data = form_data(client.get(change_url(pir)))
+    data |= {"what_happened": "", "why_it_happened": "A config flag shipped on by default.",
+             "_pir_workflow": "submit"}
+    response = client.post(change_url(pir), data, follow=True)
+    assert (f"{pir.incident.ref}: Your changes were saved, but it was not sent for review: "
+            "Fill in what happened before sending it for review.") in messages_of(response)
+    pir.refresh_from_db()
+    assert pir.state == PIRState.DRAFT
+    assert pir.why_it_happened == "A config flag shipped on by default."
+
+
+def test_an_invalid_form_runs_no_transition_and_keeps_every_edit(client, manager, pir):
+    client.force_login(manager)
+    data = form_data(client.get(change_url(pir)))
+    data |= {"why_it_happened": "Typed but not saved yet.", "customers_affected": "lots",
+             "_pir_workflow": "submit"}
+    response = client.post(change_url(pir), data)
+    assert response.status_code == 200
+    assert "Typed but not saved yet." in html(response)
+    pir.refresh_from_db()
+    assert pir.state == PIRState.DRAFT and pir.why_it_happened == ""
+
+
+def test_reopen_from_the_change_form_saves_then_reopens(client, manager, ic, pir):
+    pir = ready_for_review(pir, ic, ic)
+    services.submit_for_review(pir, by=ic)
+    client.force_login(manager)
+    data = form_data(client.get(change_url(pir)))
+    data |= {"went_well": "Fast rollback.", "_pir_workflow": "reopen",
+             "reason": "Needs the timeline."}
+    client.post(change_url(pir), data)
+    pir.refresh_from_db()
+    assert pir.state == PIRState.DRAFT and pir.went_well == "Fast rollback."
+    assert pir.changes.first().what == "Reopened: Needs the timeline."
 
 
 def test_workflow_urls_refuse_get(client, manager, pir):
