@@ -158,8 +158,9 @@ def test_resolve_with_open_closure_items_is_400_listing_them(client, ic, inciden
     assert response.status_code == 400
     assert_fragment(response, "incident-header")
     errors = section(html(response), '<div class="errors" role="alert">', "</div>")
+    # Archiving the channel is what this resolve step itself does: it never blocks it.
     for text in checklists.ITEMS[checklists.CLOSURE]:
-        assert text.replace('"', "&quot;") in errors
+        assert (text.replace('"', "&quot;") in errors) is (text != checklists.ARCHIVE_CHANNEL)
     assert snapshot(incident) == before
 
 
