@@ -9,6 +9,19 @@ RESTORATION = "restoration"
 VERIFICATION = "verification"
 CLOSURE = "closure"
 
+# Items the system observes happen (issue 17, item 9) and ticks, saying why; the
+# IC can untick any of them.
+ACKNOWLEDGE_ALERT = "Acknowledge the alert"
+CLASSIFY_SEVERITY = "Classify severity with the decision tree"
+ASSIGN_ROLES = "Assign roles: Incident Commander, Technical Lead, Communications Lead"
+CREATE_CHANNEL = "Create the incident channel"
+POST_INITIAL_UPDATE = "Post the initial status update"
+# Closure items the resolve step itself fulfils when it sends the matching update
+# (issue 17, item 2) or archives the channel.
+UPDATE_STATUS_PAGE = 'Update status page to "Resolved"'
+SEND_FINAL_COMMUNICATION = "Send final customer communication"
+ARCHIVE_CHANNEL = "Archive incident channel"
+
 PHASE_LABELS = {
     TRIAGE: "Triage (§3.2)",
     RESTORATION: "Service restoration (§3.4)",
@@ -18,19 +31,19 @@ PHASE_LABELS = {
 
 ITEMS = {
     TRIAGE: (
-        "Acknowledge the alert",
+        ACKNOWLEDGE_ALERT,
         "Join #incident-response",
         "Create the incident ticket if not auto-created",
         "Identify the affected service/component",
         "Assess the customer impact",
         "Establish when the issue started",
         "Check recent deployments or changes",
-        "Classify severity with the decision tree",
+        CLASSIFY_SEVERITY,
         "Notify the appropriate stakeholders",
         "For SEV-1/SEV-2: page additional responders",
-        "Assign roles: Incident Commander, Technical Lead, Communications Lead",
-        "Create the incident channel",
-        "Post the initial status update",
+        ASSIGN_ROLES,
+        CREATE_CHANNEL,
+        POST_INITIAL_UPDATE,
     ),
     RESTORATION: (
         "Implement fix/rollback",
@@ -48,11 +61,11 @@ ITEMS = {
         "Customer reports resolved",
     ),
     CLOSURE: (
-        'Update status page to "Resolved"',
-        "Send final customer communication",
+        UPDATE_STATUS_PAGE,
+        SEND_FINAL_COMMUNICATION,
         "Update incident ticket with resolution",
         "Schedule post-incident review",
-        "Archive incident channel",
+        ARCHIVE_CHANNEL,
     ),
 }
 

@@ -136,15 +136,31 @@ def acknowledge_page(page, *, by, via="dashboard"):
     if not can_acknowledge(by, page):
         raise PagingError("Only people this page notified, Incident Commanders and Managers "
                           "acknowledge it.")
-    now = timezone.now()
+    return _acknowledge(page, by=by, via=via, now=timezone.now(), reported_by=by)
+
+
+@transaction.atomic
+def acknowledge_pages(source, *, by, via, now=None):
+    """Acknowledge every still-escalating page raised by `source`: what raised them was
+    acknowledged (an incident, by someone its app allowed), so their escalation stops
+    too, at that same moment. Reported to listeners as the system's doing (no `by`).
+    Returns the pages acknowledged."""
+    now = now or timezone.now()
+    return [_acknowledge(page, by=by, via=via, now=now, reported_by=None)
+            for page in Page.objects.select_for_update()
+            .filter(source=source, status=PageStatus.TRIGGERED).order_by("pk")]
+
+
+def _acknowledge(page, *, by, via, now, reported_by):
+    """Stop the (locked, triggered) page's escalation and cancel what is still queued."""
     page.status = PageStatus.ACKNOWLEDGED
     page.acknowledged_at, page.acknowledged_by = now, by
     page.next_step_at = None
     page.save(update_fields=["status", "acknowledged_at", "acknowledged_by", "next_step_at"])
     page.notifications.filter(status=DeliveryStatus.QUEUED).update(
         status=DeliveryStatus.CANCELLED)
-    _event(page, PageEventKind.ACKNOWLEDGED, f"Acknowledged by {_name(by)} ({via}).", by=by,
-           now=now)
+    _event(page, PageEventKind.ACKNOWLEDGED, f"Acknowledged by {_name(by)} ({via}).",
+           by=reported_by, now=now)
     return page
 
 

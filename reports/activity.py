@@ -47,7 +47,8 @@ def _rows(queryset, outgoing_id):
             "rows": [_incident(i, outgoing_id) for i in rows[:LIMIT]]}
 
 
-def _page(page):
+def page_row(page):
+    """One page as the handoff lists it: time to acknowledge against the §2.2 target."""
     seconds = None
     if page.acknowledged_at:
         seconds = max(0, int((page.acknowledged_at - page.created_at).total_seconds()))
@@ -72,7 +73,7 @@ def gather(handoff, now):
     pages = (Page.objects.filter(notifications__user_id=outgoing, created_at__gte=start,
                                  created_at__lt=cut)
              .select_related("acknowledged_by").distinct().order_by("created_at")[:LIMIT])
-    pages = [_page(p) for p in pages] if outgoing else []
+    pages = [page_row(p) for p in pages] if outgoing else []
     items = (ActionItem.objects.filter(owner_id=outgoing).exclude(status__in=CLOSED_ACTION_STATUSES)
              .select_related("pir__incident").order_by("due_date", "id")[:LIMIT])
     checks = handoff.checks.select_related("done_by")

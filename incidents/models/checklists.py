@@ -27,6 +27,11 @@ class ChecklistItem(models.Model):
         related_name="+",
     )
     waived_reason = models.TextField(blank=True)
+    system_reason = models.CharField(
+        max_length=300, blank=True,
+        help_text="Why the system ticked it, having observed it happen; empty when a "
+                  "person ticked it.",
+    )
 
     class Meta:
         ordering = ["position"]
@@ -40,6 +45,10 @@ class ChecklistItem(models.Model):
     @property
     def is_done(self):
         return self.done_at is not None
+
+    @property
+    def ticked_by_system(self):
+        return self.is_done and bool(self.system_reason)
 
     @property
     def is_settled(self):

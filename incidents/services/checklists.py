@@ -14,11 +14,23 @@ def set_checklist_item(item, *, done, by):
     require_edit(item.incident, by)
     item = ChecklistItem.objects.select_for_update().get(pk=item.pk)
     if done and item.done_at is None:
-        item.done_at, item.done_by = timezone.now(), by
+        item.done_at, item.done_by, item.system_reason = timezone.now(), by, ""
     elif not done:
-        item.done_at, item.done_by = None, None
-    item.save(update_fields=["done_at", "done_by"])
+        item.done_at, item.done_by, item.system_reason = None, None, ""
+    item.save(update_fields=["done_at", "done_by", "system_reason"])
     return item
+
+
+def tick_observed(incident, text, *, because, now=None):
+    """The system saw `text`'s step happen: tick the item, saying why (item 9).
+
+    Called inside the verb that made it happen. An item already ticked or waived is
+    left as the people working on it set it; they can untick a system tick.
+    """
+    return ChecklistItem.objects.filter(
+        incident=incident, text=text, done_at__isnull=True, waived_reason="",
+    ).update(done_at=now or timezone.now(), done_by=None,
+             system_reason=because[:ChecklistItem._meta.get_field("system_reason").max_length])
 
 
 @transaction.atomic

@@ -14,7 +14,7 @@ from mindweave_ir.queue import enqueue_on_commit
 from oncall import channels
 from oncall.models import DeliveryStatus
 
-from .. import permissions, templating
+from .. import checklists, permissions, templating
 from ..comms.compose import CONTACT_KIND, recipients
 from ..models import (
     CommsDelivery,
@@ -26,6 +26,7 @@ from ..models import (
     PublicState,
     TimelineKind,
 )
+from .checklists import tick_observed
 from .common import IncidentError, lock, name, require, write_entry
 from .incidents import resolve_incident
 
@@ -101,6 +102,7 @@ def send_update(incident, *, channel, subject, body, by, template=None, state=""
         CommsDelivery(update=update, target=t, kind=CONTACT_KIND[channel], due_at=now,
                       queued_at=now) for t in targets)
     write_entry(incident, TimelineKind.COMMS, _timeline_text(update, by), by=by)
+    _tick_observed_comms(incident, update, by)
     if not published:
         enqueue_on_commit(DELIVER_TASK, update.pk)
     return update
@@ -115,6 +117,18 @@ def _component_state(incident, state, chosen):
         raise IncidentError("Choose what the affected components show: "
                             + ", ".join(ComponentState.labels) + ".")
     return ComponentState(chosen)
+
+
+def _tick_observed_comms(incident, update, by):
+    """The checklist items this update fulfils (item 9): the first one is the initial
+    status update (§3.2 step 5); a resolved status-page update is §3.4's closure item."""
+    what = f"{update.get_channel_display().lower()} update “{update.subject or update.body[:60]}”"
+    if not incident.comms_updates.exclude(pk=update.pk).exists():
+        tick_observed(incident, checklists.POST_INITIAL_UPDATE, now=update.created_at,
+                      because=f"{name(by)} sent the first {what}")
+    if update.channel == CommsKind.STATUS_PAGE and update.state == PublicState.RESOLVED:
+        tick_observed(incident, checklists.UPDATE_STATUS_PAGE, now=update.created_at,
+                      because=f"{name(by)} published the resolved status-page update")
 
 
 def _timeline_text(update, by):
@@ -172,18 +186,33 @@ def set_slack_webhook(incident, *, url, by):
     return row
 
 
+# The closure items (§3.4) a resolution update on a channel fulfils.
+FULFILS = {
+    CommsKind.STATUS_PAGE: checklists.UPDATE_STATUS_PAGE,
+    CommsKind.CUSTOMER_EMAIL: checklists.SEND_FINAL_COMMUNICATION,
+}
+
+
 def send_resolution_updates(incident, *, items, by):
     """Inside the resolve transaction: send each chosen (channel, subject, body,
-    template) update, then mark the incident's channel archived."""
+    template) update, then mark the incident's channel archived; tick the closure
+    items these fulfil, as the system."""
     for channel, subject, body, template in items:
-        send_update(incident, channel=channel, subject=subject, body=body, by=by,
-                    template=template, state=PublicState.RESOLVED)
+        update = send_update(incident, channel=channel, subject=subject, body=body, by=by,
+                             template=template, state=PublicState.RESOLVED)
+        if channel in FULFILS:
+            tick_observed(incident, FULFILS[channel], now=update.created_at,
+                          because=f"{name(by)} sent the resolution "
+                                  f"{update.get_channel_display().lower()} update with the "
+                                  "resolve")
     row, _ = IncidentComms.objects.get_or_create(incident=incident)
     if row.channel_archived_at is None:
         row.channel_archived_at = timezone.now()
         row.save(update_fields=["channel_archived_at"])
         write_entry(incident, TimelineKind.COMMS,
                     f"Channel `{incident.channel_name}` marked archived.", by=by)
+    tick_observed(incident, checklists.ARCHIVE_CHANNEL,
+                  because=f"the resolve marked `{incident.channel_name}` archived")
     return row
 
 
@@ -191,7 +220,15 @@ def send_resolution_updates(incident, *, items, by):
 def resolve_with_updates(incident, *, resolution, updates, by):
     """Resolve (§6.1 resolveIncident) and, in the same transaction, send the chosen
     resolution updates ((channel, subject, body, template) each) and mark the channel
-    archived: a refusal of any of them undoes all, the resolve included."""
-    incident = resolve_incident(incident, resolution=resolution, by=by)
+    archived: a refusal of any of them undoes all, the resolve included.
+
+    The closure items this same step fulfils (the resolved status-page update, the
+    final customer communication, archiving the channel) do not have to be ticked
+    first: they are ticked by the system once their send succeeded (issue 17, item 2).
+    """
+    updates = list(updates)
+    fulfilled = {FULFILS[channel] for channel, *_ in updates if channel in FULFILS}
+    incident = resolve_incident(incident, resolution=resolution, by=by,
+                                fulfilled=fulfilled | {checklists.ARCHIVE_CHANNEL})
     send_resolution_updates(incident, items=updates, by=by)
     return incident

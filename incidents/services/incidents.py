@@ -27,6 +27,7 @@ from ..models import (
     Status,
     TimelineKind,
 )
+from .checklists import tick_observed
 from .common import IncidentError, lock, name, require, write_entry
 
 ROLE_FIELDS = {
@@ -111,6 +112,10 @@ def declare_incident(
         body += f"\n\nSeverity set over the decision tree's " \
                 f"{Severity(classified_severity).label}: {override_reason}"
     write_entry(incident, TimelineKind.DECLARED, body, by=by)
+    if classified_severity is not None:
+        tick_observed(incident, checklists.CLASSIFY_SEVERITY,
+                      because=f"the decision tree classified it as "
+                              f"{Severity(classified_severity).label} when it was declared")
     if page_oncall:
         _page_on_call(incident, by=by)
     return incident
@@ -126,6 +131,8 @@ def _create_incident(now, services, **fields):
         ChecklistItem(incident=incident, phase=phase, position=position, text=text)
         for phase, position, text in checklists.all_items()
     )
+    tick_observed(incident, checklists.CREATE_CHANNEL, now=now,
+                  because=f"the channel {incident.channel_name} was created with the incident")
     return incident
 
 
@@ -154,7 +161,7 @@ def _page_on_call(incident, *, by, policy=None):
         title=f"{incident.ref} {incident.title}", severity=severity.label,
         link=f"{settings.SITE_URL}{incident.get_absolute_url()}",
         dedup_key=f"incident/{incident.ref}/{severity.label}", policy=policy,
-        source=f"incident:{incident.pk}", escalate=severity <= Severity.SEV2,
+        source=_page_source(incident), escalate=severity <= Severity.SEV2,
         extra_schedule=policy.major_incident_schedule if severity == Severity.SEV1 else None,
     )
 
@@ -182,20 +189,44 @@ def open_incident_for_alert(*, title, severity, description, detection_source, s
     return incident, _page_on_call(incident, by=None, policy=policy)
 
 
+def _page_source(incident):
+    return f"incident:{incident.pk}"
+
+
+def _acknowledged(incident, *, by, now, how="acknowledged the incident"):
+    """The incident was just acknowledged (its `acknowledged_at` saved as `now`): one
+    truth (DESIGN.md), so its still-escalating pages are acknowledged at that same
+    moment, and the triage item is ticked."""
+    paging.acknowledge_pages(_page_source(incident), by=by, now=now,
+                             via=f"incident {incident.ref} acknowledged")
+    tick_observed(incident, checklists.ACKNOWLEDGE_ALERT, now=now,
+                  because=f"{name(by)} {how}")
+
+
 def on_page_event(kind, page, text, *, by=None):
     """oncall's report about a page this app raised: onto the incident's timeline.
 
-    The first acknowledgement is the incident's acknowledged time (MTTA).
+    Acknowledging a page (`by` a person) acknowledges the incident if it was not yet
+    (the first of either is the acknowledged time, MTTA) and joins them to the response
+    so they can write on its timeline. Pages acknowledged because the incident was
+    come with no `by`.
     """
     if not page.source.startswith("incident:") or kind == PageEventKind.DELIVERED:
         return
     incident = Incident.objects.filter(pk=page.source.partition(":")[2]).first()
     if incident is None:
         return
-    if kind == PageEventKind.ACKNOWLEDGED and incident.acknowledged_at is None:
-        Incident.objects.filter(pk=incident.pk, acknowledged_at__isnull=True).update(
-            acknowledged_at=page.acknowledged_at)
     write_entry(incident, TimelineKind.PAGE, f"Page ({page.severity}): {text}", by=by)
+    if kind != PageEventKind.ACKNOWLEDGED or by is None:
+        return
+    first = Incident.objects.filter(pk=incident.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=page.acknowledged_at, updated_at=timezone.now())
+    if first:
+        _acknowledged(incident, by=by, now=page.acknowledged_at, how="acknowledged its page")
+    if permissions.can_join(by, incident) and not permissions.works_on(by, incident):
+        incident.responders.add(by)
+        write_entry(incident, TimelineKind.ROLE,
+                    f"{name(by)} joined the response (acknowledged the page).", by=by)
 
 
 @transaction.atomic
@@ -215,7 +246,8 @@ def change_status(incident, *, to, by, note=""):
     before = Status(incident.status)
     now = timezone.now()
     incident.status = to
-    if incident.acknowledged_at is None:
+    first_acknowledgement = incident.acknowledged_at is None
+    if first_acknowledgement:
         incident.acknowledged_at = now
     if to in (Status.IDENTIFIED, Status.FIXING, Status.MONITORING) \
             and incident.identified_at is None:
@@ -232,6 +264,8 @@ def change_status(incident, *, to, by, note=""):
     if note.strip():
         body += f"\n\n{note.strip()}"
     write_entry(incident, TimelineKind.STATUS, body, by=by)
+    if first_acknowledgement:
+        _acknowledged(incident, by=by, now=now)
     return incident
 
 
@@ -249,8 +283,12 @@ def subscribe_resolved(listener):
 
 
 @transaction.atomic
-def resolve_incident(incident, *, resolution, by):
-    """Resolve (§6.1 resolveIncident): needs a resolution and every closure item settled."""
+def resolve_incident(incident, *, resolution, by, fulfilled=()):
+    """Resolve (§6.1 resolveIncident): needs a resolution and every closure item settled.
+
+    `fulfilled`: closure items (texts) the caller's same step fulfils (resolve_with_updates
+    sending the resolved status-page update ...): they do not hold the resolve back.
+    """
     incident = lock(incident)
     require(permissions.can_command(by, incident),
             "Only the incident's commander, Incident Commanders and Managers resolve.")
@@ -261,7 +299,8 @@ def resolve_incident(incident, *, resolution, by):
         raise IncidentError("Say how the incident was resolved.")
     open_items = list(
         incident.checklist.filter(phase=ChecklistPhase.CLOSURE, done_at__isnull=True,
-                                  waived_reason="").values_list("text", flat=True)
+                                  waived_reason="").exclude(text__in=list(fulfilled))
+        .values_list("text", flat=True)
     )
     if open_items:
         raise IncidentError(
@@ -272,14 +311,17 @@ def resolve_incident(incident, *, resolution, by):
     incident.status = Status.RESOLVED
     incident.resolution = resolution
     incident.resolved_at = now
+    first_acknowledgement = incident.acknowledged_at is None
     incident.acknowledged_at = incident.acknowledged_at or now
     incident.mitigated_at = incident.mitigated_at or now
     incident.save()
     write_entry(incident, TimelineKind.RESOLVED,
                 f"Resolved by {name(by)} (was {before.label}).\n\n{resolution}", by=by)
+    if first_acknowledgement:
+        _acknowledged(incident, by=by, now=now)
     for listener in _resolved_listeners:
         listener(incident)
-    for page in Page.objects.filter(source=f"incident:{incident.pk}",
+    for page in Page.objects.filter(source=_page_source(incident),
                                     status__in=OPEN_PAGE_STATUSES):
         paging.resolve_page(page, by=by, reason=f"Incident {incident.ref} resolved.")
     return incident
@@ -335,6 +377,12 @@ def assign_role(incident, *, role, user, by):
     else:
         body = f"**{name(user)}** is now {ROLE_FIELDS[role]} (assigned by {name(by)})."
     write_entry(incident, TimelineKind.ROLE, body, by=by)
+    holders = [incident.commander, incident.technical_lead, incident.communications_lead]
+    if all(holders):
+        tick_observed(incident, checklists.ASSIGN_ROLES,
+                      because="all three roles are assigned: " + ", ".join(
+                          f"{name(user)} ({label})"
+                          for user, label in zip(holders, ROLE_FIELDS.values(), strict=True)))
     return incident
 
 

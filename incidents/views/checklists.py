@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from .. import services
 from ..forms import WaiveForm
@@ -14,6 +14,13 @@ from .detail import incident_for_page, respond_section
 def _checklist_item(incident, pk):
     return get_object_or_404(ChecklistItem.objects.select_related("incident"),
                              pk=pk, incident=incident)
+
+
+@require_GET
+def checklist(request, ref):
+    """The checklists section alone: the page refetches it after a verb that may have
+    ticked an item the system observed (the `checklist-changed` event)."""
+    return respond_section(request, incident_for_page(ref), "incident-checklist")
 
 
 @require_POST

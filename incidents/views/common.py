@@ -13,10 +13,13 @@ from mindweave_ir.htmx import is_fragment
 
 from ..models import Incident
 
-__all__ = ["TIMELINE_CHANGED", "incident_or_404", "refusal", "respond"]
+__all__ = ["CHECKLIST_CHANGED", "TIMELINE_CHANGED", "incident_or_404", "refusal", "respond"]
 
 # The client event that makes the incident page's timeline fetch itself again.
 TIMELINE_CHANGED = "timeline-changed"
+# ... and its checklists: a verb that writes on the timeline may also have ticked an
+# item the system observed (roles assigned, first update sent, acknowledged).
+CHECKLIST_CHANGED = "checklist-changed"
 
 
 def incident_or_404(ref, queryset=None):
@@ -38,7 +41,7 @@ def respond(request, template, context, *, partial=None, page=None, status=200,
 
     `context` is a function returning the template's context, called only when
     something is rendered. `timeline_changed` tells the incident page to refresh its
-    timeline (the section wrote an entry).
+    timeline (the section wrote an entry) and its checklists.
     """
     if not is_fragment(request) and request.method == "POST" and status < 400:
         return redirect(redirect_to)
@@ -49,4 +52,5 @@ def respond(request, template, context, *, partial=None, page=None, status=200,
     response = render(request, name, context(), status=status)
     if timeline_changed:
         trigger_client_event(response, TIMELINE_CHANGED)
+        trigger_client_event(response, CHECKLIST_CHANGED)
     return response

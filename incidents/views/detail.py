@@ -6,9 +6,14 @@ communications and runbook sections load separately (comms.py, runbooks.py)."""
 import functools
 
 from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django_htmx.http import trigger_client_event
 
-from oncall.models import Notification, Page
+from mindweave_ir.htmx import is_fragment
+from oncall import paging
+from oncall.models import Notification, Page, PageStatus
 
 from .. import permissions, services
 from ..forms import (
@@ -19,7 +24,7 @@ from ..forms import (
     responder_users,
 )
 from ..models import ChecklistPhase, Incident
-from .common import incident_or_404, respond
+from .common import CHECKLIST_CHANGED, TIMELINE_CHANGED, incident_or_404, respond
 
 DETAIL = "incidents/incident_detail.html"
 TIMELINE_RECENT = 100  # entries shown before "Show the N earlier entries"
@@ -61,13 +66,18 @@ def checklist_phases(incident):
     return [(phase, [i for i in items if i.phase == phase]) for phase in ChecklistPhase]
 
 
-def pages(incident):
-    """The incident's pages with who was notified: the escalation's health at a glance."""
-    return (Page.objects.filter(source=f"incident:{incident.pk}")
-            .select_related("acknowledged_by")
-            .prefetch_related(Prefetch("notifications",
-                                       queryset=Notification.objects.select_related("user")))
-            .order_by("-created_at"))
+def pages(incident, user):
+    """The incident's pages with who was notified: the escalation's health at a glance,
+    and whether `user` may acknowledge each one right there (`can_ack`)."""
+    rows = list(Page.objects.filter(source=f"incident:{incident.pk}")
+                .select_related("acknowledged_by")
+                .prefetch_related(Prefetch("notifications",
+                                           queryset=Notification.objects.select_related("user")))
+                .order_by("-created_at"))
+    for page in rows:
+        page.can_ack = (page.status == PageStatus.TRIGGERED
+                        and paging.can_acknowledge(user, page))
+    return rows
 
 
 def detail_context(request, incident, **overrides):
@@ -87,7 +97,7 @@ def detail_context(request, incident, **overrides):
         "entry_form": TimelineEntryForm(),
         **timeline_context(request, incident),
         "phases": functools.partial(checklist_phases, incident),
-        "pages": functools.partial(pages, incident),
+        "pages": functools.partial(pages, incident, user),
         "now": timezone.now(),
     }
     return context | overrides
@@ -100,3 +110,21 @@ def respond_section(request, incident, partial, *, status=200, timeline_changed=
     return respond(request, DETAIL, lambda: detail_context(request, incident, **context),
                    partial=partial, status=status, redirect_to=incident,
                    timeline_changed=timeline_changed)
+
+
+def respond_sections(request, incident, partial, *, oob=(), status=200,
+                     timeline_changed=False, **context):
+    """Like respond_section, with the other sections the action changed (`oob`, partial
+    names) swapped out of band in the same HTMX answer: the page updates in place."""
+    if not is_fragment(request):
+        return respond_section(request, incident, partial, status=status,
+                               timeline_changed=timeline_changed, **context)
+    ctx = detail_context(request, incident, **context)
+    html = render_to_string(f"{DETAIL}#{partial}", ctx, request)
+    for name in oob:
+        html += render_to_string(f"{DETAIL}#{name}", {**ctx, "oob": True}, request)
+    response = HttpResponse(html, status=status)
+    if timeline_changed:
+        trigger_client_event(response, TIMELINE_CHANGED)
+        trigger_client_event(response, CHECKLIST_CHANGED)
+    return response

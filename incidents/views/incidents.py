@@ -9,7 +9,7 @@ fragment (htmx is configured to swap 4xx, see base.html).
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -17,6 +17,7 @@ from django_tables2 import RequestConfig
 
 from mindweave_ir.csv_export import csv_response
 from mindweave_ir.htmx import is_fragment
+from oncall import paging
 from oncall.dashboard import on_call_panel
 from oncall.models import Page, PageStatus
 
@@ -34,7 +35,13 @@ from ..forms import (
 from ..models import Incident, Severity, Status
 from ..tables import IncidentTable
 from .common import refusal
-from .detail import DETAIL, detail_context, incident_for_page, respond_section
+from .detail import (
+    DETAIL,
+    detail_context,
+    incident_for_page,
+    respond_section,
+    respond_sections,
+)
 from .triage import report_to_declare
 
 DASHBOARD_LIMIT = 50
@@ -166,25 +173,26 @@ def incident_detail(request, ref):
 
 
 def _header_action(request, ref, form_class, form_name, act,
-                   invalid="Check the form below."):
+                   invalid="Check the form below.", **kept):
     """The shared shape of the header's actions: validate, call the service, answer.
 
     `act(incident, data)` calls the service; a refusal comes back in the header
-    fragment with the form as typed.
+    fragment with the form as typed (and `kept`: other forms as typed). The paging
+    card is swapped too: acknowledging or resolving the incident changes its pages.
     """
     incident = incident_for_page(ref)
     form = form_class(request.POST)
     if not form.is_valid():
         return respond_section(request, incident, "incident-header", status=400, error=invalid,
-                               **{form_name: form})
+                               **{form_name: form}, **kept)
     try:
         act(incident, form.cleaned_data)
     except (services.IncidentError, PermissionDenied) as exc:
         status, message = refusal(exc)
         return respond_section(request, incident, "incident-header", status=status,
-                               error=message, **{form_name: form})
-    return respond_section(request, incident_for_page(ref), "incident-header",
-                           timeline_changed=True)
+                               error=message, **{form_name: form}, **kept)
+    return respond_sections(request, incident_for_page(ref), "incident-header",
+                            oob=["incident-paging"], timeline_changed=True)
 
 
 @require_POST
@@ -206,7 +214,9 @@ def incident_resolve(request, ref):
         services.resolve_with_updates(incident, resolution=data["resolution"],
                                       updates=updates.items(), by=request.user)
 
-    return _header_action(request, ref, ResolveForm, "resolve_form", act)
+    # A refused resolve keeps every update the user chose, as typed (issue 17, item 2).
+    return _header_action(request, ref, ResolveForm, "resolve_form", act,
+                          resolve_comms_form=updates)
 
 
 @require_POST
@@ -234,6 +244,10 @@ def incident_role(request, ref):
                            timeline_changed=True)
 
 
+# What joining (or being joined by acknowledging a page) lets the user do, in place.
+JOINED_SECTIONS = ["timeline-form", "incident-checklist"]
+
+
 @require_POST
 def incident_join(request, ref):
     incident = incident_for_page(ref)
@@ -243,5 +257,24 @@ def incident_join(request, ref):
         status, message = refusal(exc)
         return respond_section(request, incident, "incident-roles", status=status,
                                role_error=message)
-    return respond_section(request, incident_for_page(ref), "incident-roles",
-                           timeline_changed=True)
+    return respond_sections(request, incident_for_page(ref), "incident-roles",
+                            oob=JOINED_SECTIONS, timeline_changed=True)
+
+
+@require_POST
+def incident_page_acknowledge(request, ref, pk):
+    """Acknowledge one of the incident's pages from its paging card, in place: the
+    incident is acknowledged too if it was not, and the acknowledger joins."""
+    incident = incident_for_page(ref)
+    page = get_object_or_404(Page, pk=pk, source=f"incident:{incident.pk}")
+    try:
+        paging.acknowledge_page(page, by=request.user, via="incident page")
+    except paging.PagingError as exc:
+        # Someone got there first (409), or this user may not (403).
+        taken = Page.objects.filter(pk=pk).exclude(status=PageStatus.TRIGGERED).exists()
+        return respond_sections(request, incident_for_page(ref), "incident-paging",
+                                oob=["incident-header"], status=409 if taken else 403,
+                                paging_error=str(exc))
+    return respond_sections(request, incident_for_page(ref), "incident-paging",
+                            oob=["incident-header", "incident-roles", *JOINED_SECTIONS],
+                            timeline_changed=True)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from incidents import checklists, classification, services
 from incidents.models import (
@@ -332,6 +333,7 @@ class ScenarioPlayer:
             return min(detected + timedelta(minutes=minute), self.now)
 
         users = self.users
+        began = timezone.now()
         incident = services.declare_incident(
             title=sc.title, severity=sc.severity, by=users[sc.declarer],
             description=sc.description, customer_impact=sc.impact,
@@ -345,13 +347,16 @@ class ScenarioPlayer:
         )
         declared_at = at(sc.declare_after)
         last_entry = self._stamp_entries(incident, 0, declared_at)
+        self._stamp_system_ticks(incident, began, declared_at)
         stamps = {"declared_at": declared_at, "updated_at": declared_at}
         lifecycle = ("acknowledged_at", "identified_at", "mitigated_at", "resolved_at")
         before = {f: None for f in lifecycle}
         for minute, actor, verb, *args in sc.steps:
             when = at(minute)
+            began = timezone.now()
             incident = self._step(incident, users[actor], verb, args, when)
             last_entry = self._stamp_entries(incident, last_entry, when)
+            self._stamp_system_ticks(incident, began, when)
             incident.refresh_from_db(fields=lifecycle)
             for name in lifecycle:
                 value = getattr(incident, name)
@@ -384,6 +389,12 @@ class ScenarioPlayer:
         entries = TimelineEntry.objects.filter(incident=incident, id__gt=after_id)
         entries.update(occurred_at=when, created_at=when)
         return TimelineEntry.objects.filter(incident=incident).aggregate(m=Max("id"))["m"]
+
+    def _stamp_system_ticks(self, incident, began, when):
+        """Date the checklist items the system ticked during a step (it saw the
+        step happen "now") at the step's historical time."""
+        incident.checklist.filter(done_at__gte=began, done_by__isnull=True) \
+            .exclude(system_reason="").update(done_at=when)
 
     def _step(self, incident, actor, verb, args, when):
         """One scenario step through the service a person would use."""

@@ -3,7 +3,8 @@
 The scripted incidents still going on were declared during `ic`'s shift, but as
 history nobody was paged for them. Here each of those (SEV-1 to SEV-3) gets the page
 `ic` would have received: notified by e-mail, acknowledged by `ic` a few minutes
-later. Idempotent: an incident that already has a page gets none.
+later (or when the incident was, if that came first). Idempotent: an incident that
+already has a page gets none.
 """
 
 from datetime import timedelta
@@ -23,8 +24,9 @@ from oncall.models import (
 from reports import shifts
 from reports.demo.scenarios import SCENARIOS
 
-# Minutes to acknowledge, in turn: most within the 5-minute target, one late.
-ACK_MINUTES = (2, 4, 9, 3, 1)
+# Minutes to acknowledge, in turn: most within the 5-minute target, one late (the
+# fourth: the CSV-export incident, which its scenario acknowledges later still).
+ACK_MINUTES = (2, 4, 1, 9, 1)
 
 
 def seed_shift_pages(users, now):
@@ -45,6 +47,12 @@ def seed_shift_pages(users, now):
             continue
         created = incident.declared_at
         acked = min(created + timedelta(minutes=ACK_MINUTES[n % len(ACK_MINUTES)]), now)
+        # One truth (README, Paging): the first of the page's and the incident's
+        # acknowledgement is both's acknowledged time.
+        if incident.acknowledged_at is not None:
+            acked = min(acked, incident.acknowledged_at)
+        if incident.acknowledged_at != acked:
+            Incident.objects.filter(pk=incident.pk).update(acknowledged_at=acked)
         page = Page.objects.create(
             title=f"{incident.ref} {incident.title}",
             severity=Severity(incident.severity).label,

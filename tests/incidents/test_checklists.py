@@ -6,9 +6,12 @@ import re
 import pytest
 import time_machine
 
-from incidents import services
+from incidents import checklists, services
 from incidents.models import (
+    CommsKind,
+    PublicState,
     Severity,
+    Status,
     TimelineKind,
 )
 from tests.incidents.factories import declare
@@ -166,3 +169,78 @@ def test_checklist_waive_without_reason_is_400(client, ic, incident, reason):
     assert_fragment(response, "incident-checklist")
     assert "is waived" in html(response)
     assert snapshot(incident) == before
+
+
+# --- the system ticks what it observed (issue 17, item 9) --------------------------------
+
+def observed(incident, text):
+    return incident.checklist.get(text=text)
+
+
+def test_declaring_ticks_the_channel_and_the_decision_tree_classification(ic):
+    classified = services.declare_incident(
+        title="Checkout latency", severity=Severity.SEV2, by=ic,
+        classification={"security_breach": "no"}, classified_severity=Severity.SEV2)
+    by_hand = services.declare_incident(title="Typo", severity=Severity.SEV4, by=ic)
+
+    item = observed(classified, checklists.CLASSIFY_SEVERITY)
+    assert item.is_done and item.done_by is None and item.ticked_by_system
+    assert item.system_reason == ("the decision tree classified it as SEV-2 when it was "
+                                  "declared")
+    assert not observed(by_hand, checklists.CLASSIFY_SEVERITY).is_done
+    channel = observed(by_hand, checklists.CREATE_CHANNEL)
+    assert channel.ticked_by_system and by_hand.channel_name in channel.system_reason
+
+
+def test_all_three_roles_assigned_ticks_the_roles_item(ic, responder, manager):
+    incident = services.declare_incident(title="Checkout latency", severity=Severity.SEV2,
+                                         by=ic)
+    services.assign_role(incident, role="technical_lead", user=responder, by=ic)
+    assert not observed(incident, checklists.ASSIGN_ROLES).is_done
+
+    services.assign_role(incident, role="communications_lead", user=manager, by=ic)
+
+    item = observed(incident, checklists.ASSIGN_ROLES)
+    assert item.ticked_by_system
+    assert item.system_reason == ("all three roles are assigned: Ic (Incident Commander), "
+                                  "Responder (Technical Lead), Manager (Communications Lead)")
+
+
+def test_the_first_update_ticks_the_initial_status_update(ic):
+    incident = services.declare_incident(title="Checkout latency", severity=Severity.SEV2,
+                                         by=ic)
+    services.send_update(incident, channel=CommsKind.STATUS_PAGE, subject="Investigating",
+                         body="We are looking into it.", by=ic, state=PublicState.INVESTIGATING)
+
+    item = observed(incident, checklists.POST_INITIAL_UPDATE)
+    assert item.ticked_by_system
+    assert item.system_reason == "Ic sent the first status page update “Investigating”"
+
+
+def test_the_ic_can_untick_a_system_tick_and_a_persons_tick_is_left_alone(ic):
+    incident = services.declare_incident(title="Checkout latency", severity=Severity.SEV2,
+                                         by=ic)
+    channel = observed(incident, checklists.CREATE_CHANNEL)
+
+    services.set_checklist_item(channel, done=False, by=ic)
+
+    channel.refresh_from_db()
+    assert not channel.is_done and channel.system_reason == ""
+    ack = observed(incident, checklists.ACKNOWLEDGE_ALERT)
+    services.set_checklist_item(ack, done=True, by=ic)
+    services.change_status(incident, to=Status.INVESTIGATING, by=ic)
+    ack.refresh_from_db()
+    assert ack.done_by == ic and not ack.ticked_by_system
+
+
+def test_the_checklist_section_reloads_itself_after_a_verb(client, ic):
+    incident = services.declare_incident(title="Checkout latency", severity=Severity.SEV2,
+                                         by=ic)
+    client.force_login(ic)
+    page = client.get(incident.get_absolute_url()).content.decode()
+    assert 'hx-trigger="checklist-changed from:body"' in page
+
+    response = client.get(f"{incident.get_absolute_url()}checklist/", HTTP_HX_REQUEST="true")
+
+    assert response.content.decode().lstrip().startswith('<section id="incident-checklist"')
+    assert "Ticked by the system because the channel" in response.content.decode()

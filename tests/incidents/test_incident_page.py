@@ -53,7 +53,8 @@ def test_incident_page_shows_severity_status_slas_roles_checklist_timeline(
 def test_incident_page_hides_controls_from_viewer(client, viewer, incident):
     client.force_login(viewer)
     text = html(client.get(url(incident)))
-    assert 'id="timeline-form"' not in text
+    assert '<form id="timeline-form"' not in text
+    assert "Only the people working on this incident add to its timeline." in text
     assert "Change severity" not in text
     assert "Join the response" not in text
 

@@ -1,11 +1,13 @@
 """Declaring, escalating and resolving incidents pages on-call (issue: on-call, item 9)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+import time_machine
+from django.utils import timezone
 
-from incidents import services
-from incidents.models import Severity, TimelineKind
+from incidents import checklists, services
+from incidents.models import Incident, Severity, Status, TimelineKind
 from oncall import paging
 from oncall.models import (
     ContactMethod,
@@ -112,3 +114,133 @@ def test_lowering_severity_does_not_page(production, ic):
     services.change_severity(incident, to=Severity.SEV3, by=ic, reason="Contained.")
 
     assert Page.objects.filter(source=f"incident:{incident.pk}").count() == 1
+
+
+# --- one truth for acknowledgement (issue 17, items 1 and 7) ---------------------------
+
+def test_acknowledging_the_incident_acknowledges_its_page_and_level_two_is_never_paged(
+        production, ic, responder):
+    incident = services.declare_incident(title="Checkout latency", severity=Severity.SEV2,
+                                         by=ic)
+    page = page_of(incident)
+    paging.run_page(page.pk)
+
+    services.change_status(incident, to=Status.INVESTIGATING, by=ic)
+
+    incident.refresh_from_db()
+    page.refresh_from_db()
+    assert page.status == PageStatus.ACKNOWLEDGED
+    assert page.acknowledged_at == incident.acknowledged_at
+    assert page.acknowledged_by == ic
+    with time_machine.travel(timezone.now() + timedelta(minutes=30), tick=False):
+        assert paging.run_due_pages() == 0
+        assert paging.audit() == 0
+    assert not page.notifications.filter(user=responder).exists()
+    # The page's acknowledgement is the system's doing on the timeline (no author).
+    entry = incident.timeline.get(kind=TimelineKind.PAGE, body__contains="Acknowledged by")
+    assert entry.author is None and f"(incident {incident.ref} acknowledged)" in entry.body
+
+
+def test_a_commander_who_was_not_paged_acknowledging_the_incident_stops_paging(
+        production, ic, responder):
+    incident = services.declare_incident(title="Checkout latency", severity=Severity.SEV2,
+                                         by=ic)
+    services.assign_role(incident, role="commander", user=responder, by=ic)
+    paging.run_page(page_of(incident).pk)
+
+    services.change_status(incident, to=Status.IDENTIFIED, by=responder)
+
+    assert page_of(incident).status == PageStatus.ACKNOWLEDGED
+    assert page_of(incident).acknowledged_by == responder
+
+
+def test_acknowledging_a_page_acknowledges_the_incident_and_its_other_pages(
+        production, ic):
+    incident = services.declare_incident(title="Slow search", severity=Severity.SEV3, by=ic)
+    services.change_severity(incident, to=Severity.SEV2, by=ic)
+    sev3, sev2 = Page.objects.filter(source=f"incident:{incident.pk}").order_by("pk")
+    for page in (sev3, sev2):
+        paging.run_page(page.pk)
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=40), tick=False):
+        paging.acknowledge_page(sev2, by=ic)
+
+    incident.refresh_from_db()
+    sev3.refresh_from_db()
+    sev2.refresh_from_db()
+    assert incident.acknowledged_at == sev2.acknowledged_at == sev3.acknowledged_at
+    assert incident.status == Status.DECLARED  # acknowledged, not moved along
+    assert sev3.status == PageStatus.ACKNOWLEDGED
+    ack = incident.checklist.get(text=checklists.ACKNOWLEDGE_ALERT)
+    assert ack.is_done and ack.system_reason == "Ic acknowledged its page"
+
+
+def test_a_later_page_acknowledgement_never_moves_the_incident_time(production, ic):
+    incident = services.declare_incident(title="Slow search", severity=Severity.SEV3, by=ic)
+    services.change_status(incident, to=Status.INVESTIGATING, by=ic)
+    first = Incident.objects.get(pk=incident.pk).acknowledged_at
+    services.change_severity(incident, to=Severity.SEV2, by=ic)  # pages again
+    again = Page.objects.filter(source=f"incident:{incident.pk}",
+                                status=PageStatus.TRIGGERED).get()
+
+    with time_machine.travel(timezone.now() + timedelta(minutes=3), tick=False):
+        paging.acknowledge_page(again, by=ic)
+
+    assert Incident.objects.get(pk=incident.pk).acknowledged_at == first
+
+
+def test_paged_responder_acknowledging_joins_the_response(production, ic, responder):
+    incident = services.declare_incident(title="Checkout latency", severity=Severity.SEV2,
+                                         by=ic)
+    page = page_of(incident)
+    paging.run_page(page.pk)
+    with time_machine.travel(timezone.now() + timedelta(minutes=6), tick=False):
+        paging.run_due_pages()  # level 2: the responder
+        paging.acknowledge_page(page, by=responder, via="one-click link")
+
+    incident.refresh_from_db()
+    assert incident.responders.filter(pk=responder.pk).exists()
+    assert incident.timeline.filter(
+        kind=TimelineKind.ROLE, author=responder,
+        body="Responder joined the response (acknowledged the page).").exists()
+    assert incident.acknowledged_at == page_of(incident).acknowledged_at
+    # Now they can write on the timeline.
+    services.add_timeline_entry(incident, body="Looking at the pods.", by=responder)
+
+
+def test_resolving_an_unacknowledged_incident_acknowledges_its_pages_first(production, ic):
+    incident = services.declare_incident(title="Blip", severity=Severity.SEV2, by=ic)
+    paging.run_page(page_of(incident).pk)
+    for item in incident.checklist.filter(phase="closure"):
+        services.set_checklist_item(item, done=True, by=ic)
+
+    services.resolve_incident(incident, resolution="It recovered.", by=ic)
+
+    page = page_of(incident)
+    incident.refresh_from_db()
+    assert page.status == PageStatus.RESOLVED
+    assert page.acknowledged_at == incident.acknowledged_at == incident.resolved_at
+
+
+def test_the_paging_card_acknowledges_in_place(client, production, ic):
+    incident = services.declare_incident(title="Checkout latency", severity=Severity.SEV2,
+                                         by=ic)
+    page = page_of(incident)
+    paging.run_page(page.pk)
+    client.force_login(ic)
+    path = f"{incident.get_absolute_url()}pages/{page.pk}/acknowledge/"
+    assert f'action="{path}"' in client.get(incident.get_absolute_url()).content.decode()
+
+    response = client.post(path, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section id="incident-paging"')
+    assert 'id="incident-header" class="card incident-header" hx-swap-oob="true"' in body
+    assert "timeline-changed" in response["HX-Trigger"]
+    assert page_of(incident).status == PageStatus.ACKNOWLEDGED
+    assert Incident.objects.get(pk=incident.pk).acknowledged_at is not None
+
+    again = client.post(path, HTTP_HX_REQUEST="true")
+    assert again.status_code == 409
+    assert "already acknowledged" in again.content.decode()

@@ -1,8 +1,12 @@
 """Resolving (§6.1 resolveIncident): a resolution and every closure item settled are
 needed; reopening; through the service and through the resolve form."""
 
+import importlib
+import re
+
 import pytest
 import time_machine
+from django.apps import apps
 
 from incidents import checklists, services
 from incidents.models import (
@@ -139,6 +143,34 @@ class TestResolveIncident:
         assert (update.state, update.is_published) == (PublicState.RESOLVED, True)
         assert incident.comms.channel_archived_at == NOW
 
+    def test_the_updates_sent_with_the_resolve_fulfil_their_closure_items(self, incident, ic):
+        """Issue 17, item 2: no chicken and egg. Only the items nobody can fulfil by
+        resolving need ticking first; the rest are ticked by the system once sent."""
+        for item in closure_items(incident):
+            if item.text in (checklists.UPDATE_STATUS_PAGE, checklists.ARCHIVE_CHANNEL):
+                continue
+            services.set_checklist_item(item, done=True, by=ic)
+
+        services.resolve_with_updates(
+            incident, resolution="Rolled back.", by=ic,
+            updates=[(CommsKind.STATUS_PAGE, "Resolved", "Checkout works again.", None)])
+
+        incident = reload(incident)
+        assert incident.status == Status.RESOLVED
+        for text in (checklists.UPDATE_STATUS_PAGE, checklists.ARCHIVE_CHANNEL):
+            item = incident.checklist.get(text=text)
+            assert item.ticked_by_system and item.done_at == NOW, text
+
+    def test_an_unchosen_update_still_holds_its_closure_item(self, incident, ic):
+        for item in closure_items(incident):
+            if item.text != checklists.SEND_FINAL_COMMUNICATION:
+                services.set_checklist_item(item, done=True, by=ic)
+
+        with refused(incident, match="Send final customer communication"):
+            services.resolve_with_updates(
+                incident, resolution="Rolled back.", by=ic,
+                updates=[(CommsKind.STATUS_PAGE, "Resolved", "Checkout works again.", None)])
+
     def test_an_update_refused_while_resolving_undoes_the_resolve(self, incident, ic):
         settle_closure(incident, ic)
         with refused(incident, services.NothingToSend, match="Slack webhook"):
@@ -158,8 +190,9 @@ def test_resolve_with_open_closure_items_is_400_listing_them(client, ic, inciden
     assert response.status_code == 400
     assert_fragment(response, "incident-header")
     errors = section(html(response), '<div class="errors" role="alert">', "</div>")
+    # Archiving the channel is what this resolve step itself does: it never blocks it.
     for text in checklists.ITEMS[checklists.CLOSURE]:
-        assert text.replace('"', "&quot;") in errors
+        assert (text.replace('"', "&quot;") in errors) is (text != checklists.ARCHIVE_CHANNEL)
     assert snapshot(incident) == before
 
 
@@ -212,3 +245,24 @@ def test_plain_post_resolve_redirects_back(client, ic, incident):
     assert response.status_code == 302
     assert response["Location"] == url(incident)
     assert Incident.objects.get(pk=incident.pk).status == Status.RESOLVED
+
+
+def test_a_refused_resolve_comes_back_with_every_update_chosen(client, ic, incident):
+    """Issue 17, item 2: the choices are never dropped by a refusal."""
+    importlib.import_module("incidents.migrations.0006_comms_seed").seed(apps, None)
+    client.force_login(ic)
+    response = client.post(url(incident, "resolve/"), {
+        "resolution": "Rolled back", "status_page_send": "on",
+        "status_page_subject": "Resolved", "status_page_body": "All good again.",
+        "customer_email_send": "on", "customer_email_subject": "Fixed",
+        "customer_email_body": "Payments work again.", "slack_body": "Not chosen.",
+    }, **HX)
+
+    assert response.status_code == 400
+    text = html(response)
+    assert re.search(r'<input type="checkbox" name="status_page_send"[^>]* checked', text)
+    assert re.search(r'<input type="checkbox" name="customer_email_send"[^>]* checked', text)
+    assert not re.search(r'<input type="checkbox" name="slack_send"[^>]* checked', text)
+    assert "All good again." in text and "Payments work again." in text
+    assert 'hx-get="' + url(incident, "comms/resolve-options/") not in text
+    assert not CommsUpdate.objects.exists()

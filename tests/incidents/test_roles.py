@@ -170,3 +170,19 @@ def test_joining_twice_is_400_and_adds_nothing(client, responder, incident):
     assert response.status_code == 400
     assert "already working on this incident" in html(response)
     assert snapshot(incident) == before
+
+
+def test_joining_swaps_in_the_timeline_form_and_checklists(client, responder, incident):
+    """Issue 17, item 7: the page updates in place, no reload needed."""
+    client.force_login(responder)
+    before = html(client.get(url(incident)))
+    assert "join the response (or acknowledge its page) to write here" in before
+
+    response = client.post(url(incident, "join/"), **HX)
+
+    assert response.status_code == 200
+    text = html(response)
+    assert text.lstrip().startswith('<section id="incident-roles"')
+    assert '<form id="timeline-form"' in text and 'hx-swap-oob="true"' in text
+    assert 'id="incident-checklist"' in text
+    assert "timeline-changed" in response["HX-Trigger"]
