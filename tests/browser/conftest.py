@@ -8,8 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import CHROMIUM
+
+# A slow machine (two cores, a worker and a live server beside Chromium) can take more
+# than Playwright's 5 s default to settle a swap; a real failure still fails, later.
+expect.set_options(timeout=10_000)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
 # make around it are still plain synchronous calls.
