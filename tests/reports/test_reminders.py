@@ -14,6 +14,7 @@ from oncall.roles import Role
 from reports import reminders, services, tasks
 from reports.models import ActionItem, ActionStatus, PIRChange, PostIncidentReview
 from tests.conftest import make_user
+from tests.reports.factories import finish_sections
 
 pytestmark = pytest.mark.django_db
 
@@ -189,6 +190,8 @@ def test_a_review_not_due_yet_is_not_reminded(pir, people, mailoutbox):
 def test_an_approved_review_is_not_reminded(pir, people, mailoutbox):
     ic, responder, manager = people
     item(pir, responder, date(2026, 3, 30))
+    with time_machine.travel(RESOLVED, tick=False):
+        finish_sections(pir, ic)
     services.update_section(pir, section="root_cause",
                             expected_version=PostIncidentReview.objects.get(pk=pir.pk).version,
                             by=ic, data={"what_happened": "x", "why_it_happened": "y"})
