@@ -6,9 +6,11 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents.models import ChecklistPhase, Severity
+from incidents.models import ChecklistPhase, Exercise, Incident, Severity
 from oncall.models import ContactMethod
 from oncall.roles import Role
 from reports import reminders, services, tasks
@@ -255,3 +257,14 @@ def test_the_hourly_task_sends_the_days_reminders(pir, people, mailoutbox):
         assert tasks.send_reminders() == "sent 1 reminder e-mails"
         assert tasks.send_reminders() == "sent 0 reminder e-mails"
     assert len(mailoutbox) == 1
+
+
+def test_a_drills_review_reminder_says_test(pir):
+    """Issue 17 item 6: everything about a test/game-day incident says "[TEST]"."""
+    Incident.objects.filter(pk=pir.incident_id).update(exercise=Exercise.TEST)
+    pir.refresh_from_db()
+
+    subject = render_to_string("reports/email/pir_due_subject.txt",
+                               reminders._pir_context(pir, timezone.now()))
+
+    assert subject.startswith("[TEST] [MindWeave IR] ")
