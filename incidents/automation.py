@@ -106,7 +106,7 @@ def _webhook_body(rule, alert, firing):
         "alert": {"name": alert_name(alert), "summary": alert.summary, "status": alert.status,
                   "severity": Severity(alert.severity).label, "labels": alert.labels,
                   "annotations": alert.details, "started_at": alert.started_at.isoformat()},
-        "incident": ({"id": incident.ref,
+        "incident": ({"id": incident.ref, "is_test": incident.is_exercise,
                       "url": f"{settings.SITE_URL}{incident.get_absolute_url()}"}
                      if incident else None),
         "sent_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -135,7 +135,8 @@ def _act(rule, alert, firing):
         title=firing.message or alert.summary, dedup_key=f"automation/{rule.pk}/{alert.pk}",
         policy=rule.policy, severity=Severity(alert.severity).label,
         link=(f"{settings.SITE_URL}{incident.get_absolute_url()}" if incident else ""),
-        source=f"incident:{incident.pk}" if incident else "automation")
+        source=f"incident:{incident.pk}" if incident else "automation",
+        is_test=bool(incident and incident.is_exercise))
     return FiringResult.DONE, f"paged {rule.policy.name} (page {page.pk})"
 
 

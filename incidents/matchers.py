@@ -10,12 +10,27 @@ must not match the empty string, so no silence can mute every alert by accident.
 
 On a form matchers are written one per line, as in amtool: `alertname="Disk full"`,
 `env!=staging`, `instance=~"web-[0-9]+"`, `job!~"batch.*"` (quotes optional).
+
+Regular expressions run on RE2 (`google-re2`), as in Alertmanager (Go's regexp is RE2):
+matching takes time linear in the label's length whatever the pattern, so no silence or
+automation rule can hold the ingest lock by backtracking (`(a+)+$` against `'a'*34 + '!'`
+takes Python's `re` minutes; RE2 microseconds). RE2 has no backreferences (`\\1`) and
+no lookaround (`(?=`, `(?!`, `(?<=`, `(?<!`): such a pattern is refused when saved, as is
+one longer than MAX_VALUE_LENGTH. Each pattern is compiled once (`_compiled`, cached);
+a label value longer than MAX_LABEL_LENGTH satisfies no regex matcher (`=~` or `!~`).
 """
 
+import functools
 import re
+
+import re2
 
 MAX_MATCHERS = 20
 MAX_VALUE_LENGTH = 1000
+MAX_LABEL_LENGTH = 4096
+MAX_LINE_LENGTH = MAX_VALUE_LENGTH + 300
+_RE2_UNSUPPORTED = ("RE2 has no backreferences (\\1) and no lookaround ((?=, (?!, (?<=, "
+                    "(?<!), as in Alertmanager")
 LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _LINE = re.compile(r"^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
 _OPERATORS = {"=": (False, True), "!=": (False, False), "=~": (True, True), "!~": (True, False)}
@@ -46,7 +61,8 @@ def validate(matchers):
             errors.append(f"Matcher {number}: {name!r} is not a label name.")
             continue
         if not isinstance(value, str) or len(value) > MAX_VALUE_LENGTH:
-            errors.append(f"Matcher {number} ({name}): the value must be text of at most "
+            what = "regular expression" if is_regex is True else "value"
+            errors.append(f"Matcher {number} ({name}): the {what} must be text of at most "
                           f"{MAX_VALUE_LENGTH} characters.")
             continue
         if not isinstance(is_regex, bool) or not isinstance(is_equal, bool):
@@ -54,10 +70,10 @@ def validate(matchers):
             continue
         if is_regex:
             try:
-                re.compile(value)
-            except re.error as exc:
+                _compiled(value)
+            except re2.error as exc:
                 errors.append(f"Matcher {number} ({name}): invalid regular expression "
-                              f"{value!r}: {exc}.")
+                              f"{value!r}: {_reason(exc)}. {_RE2_UNSUPPORTED}.")
                 continue
         clean.append({"name": name.strip(), "value": value, "is_regex": is_regex,
                       "is_equal": is_equal})
@@ -69,12 +85,30 @@ def validate(matchers):
     return clean
 
 
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern):
+    """The pattern compiled by RE2, once per distinct pattern; re2.error if RE2 cannot
+    compile it. RE2 is told not to log the error too (the caller reports it)."""
+    options = re2.Options()
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
+def _reason(exc):
+    reason = exc.args[0] if exc.args else str(exc)
+    return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+
+
 def _matches_one(matcher, labels):
     actual = labels.get(matcher["name"], "")
     if not isinstance(actual, str):
         actual = str(actual)
     if matcher["is_regex"]:
-        found = re.fullmatch(matcher["value"], actual) is not None
+        if len(actual) > MAX_LABEL_LENGTH:
+            # Not looked at, so neither =~ nor !~ holds: a silence never mutes, nor a rule
+            # fires on, a label it did not read (truncating could turn a miss into a match).
+            return False
+        found = _compiled(matcher["value"]).fullmatch(actual) is not None
     else:
         found = actual == matcher["value"]
     return found == matcher["is_equal"]
@@ -102,6 +136,10 @@ def parse(text):
     matchers, errors = [], []
     lines = [line for line in (text or "").splitlines() if line.strip()]
     for number, line in enumerate(lines, 1):
+        if len(line) > MAX_LINE_LENGTH:
+            errors.append(f"Line {number} is longer than {MAX_LINE_LENGTH} characters (a "
+                          f"value or regular expression is at most {MAX_VALUE_LENGTH}).")
+            continue
         found = _LINE.match(line)
         if not found:
             errors.append(f"Line {number}: {line.strip()!r} is not `name=value`, `name!=value`,"

@@ -8,6 +8,7 @@ from mindweave_ir.tables import WhenColumn
 from mindweave_ir.templatetags.mw import display_name
 
 from .models import Alert, Incident, Severity
+from .templatetags.incident_tags import exercise_badge
 
 
 class IncidentTable(tables.Table):
@@ -32,8 +33,11 @@ class IncidentTable(tables.Table):
         empty_text = "No incidents match these filters."
 
     def render_severity(self, value, record):
-        return format_html('<span class="badge sev-{}">{}</span>', record.severity,
-                           Severity(record.severity).label)
+        return format_html('<span class="badge sev-{}">{}</span>{}', record.severity,
+                           Severity(record.severity).label, exercise_badge(record))
+
+    def value_title(self, record):
+        return f"[TEST] {record.title}" if record.is_exercise else record.title
 
     def render_status(self, value, record):
         return format_html('<span class="badge status-{}">{}</span>', record.status, value)

@@ -37,15 +37,26 @@ SLACK_PERMANENT_BODIES = frozenset({
 })
 
 
+TEST_PREFIX = "[TEST]"
+
+
+def marked_test(subject: str) -> str:
+    """`subject` with the "[TEST]" prefix, once: what a drill's subjects and titles carry."""
+    return subject if subject.startswith(TEST_PREFIX) else f"{TEST_PREFIX} {subject}"
+
+
 @dataclass(frozen=True)
 class Message:
-    subject: str  # e.g. "[SEV-1] Checkout API down"
+    subject: str  # e.g. "[SEV-1] Checkout API down"; a drill's starts with "[TEST]"
     text: str  # plain-text body (what happened, who is paged, level)
     link: str  # absolute URL of the page/incident record
     ack_url: str  # absolute one-click acknowledgement URL (signed; may be "")
     severity: str  # "SEV-1" .. "SEV-4" or ""
     dedup_key: str
     kind: str = "page"  # "page", "test" (a user's test notification) or "notice"
+    # About a test/game-day incident (a drill): real people are reached, and every
+    # channel says it is a drill (issue 17 item 6).
+    is_test: bool = False
 
 
 class ChannelError(Exception):
@@ -107,7 +118,8 @@ class EmailChannel(Channel):
     def send(self, target: str, message: Message, *, secret: str = "") -> str:
         address = self._checked(target)
         context = {"message": message, "link": _safe_href(message.link),
-                   "ack_url": _safe_href(message.ack_url), "is_test": message.kind == "test"}
+                   "ack_url": _safe_href(message.ack_url), "is_test": message.kind == "test",
+                   "drill": message.is_test}
         # One line, always: a newline in a header is an injection (and Django refuses it).
         subject = " ".join(render_to_string("oncall/email/page_subject.txt", context).split())
         text = render_to_string("oncall/email/page.txt", context)
@@ -218,6 +230,9 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+DRILL_NOTE = "TEST: this is about a drill (a test or game-day incident), not a real outage."
+
+
 def _event(message: Message) -> str:
     return message.kind if message.kind in ("test", "notice") else "page"
 
@@ -242,6 +257,8 @@ class SlackChannel(HttpChannel):
         heading = f"*<{_slack_escape(link)}|{title}>*" if link else f"*{title}*"
         if message.kind == "test":
             heading = f"{heading}\n_This is a test notification._"
+        elif message.is_test:
+            heading = f"{heading}\n_{DRILL_NOTE}_"
         body = f"{heading}\n{_slack_escape(message.text)}"
         blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": body[:2900]}}]
         ack = _safe_href(message.ack_url)
@@ -283,7 +300,7 @@ class WebhookChannel(HttpChannel):
         payload = {
             "event": _event(message), "subject": message.subject, "text": message.text,
             "severity": message.severity, "link": message.link, "ack_url": message.ack_url,
-            "dedup_key": message.dedup_key, "sent_at": sent_at,
+            "dedup_key": message.dedup_key, "is_test": message.is_test, "sent_at": sent_at,
         }
         return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 

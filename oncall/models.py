@@ -316,6 +316,9 @@ class Page(models.Model):
                                on_delete=models.SET_NULL, related_name="pages")
     escalate = models.BooleanField(default=True,
                                    help_text="False: notify the first level only.")
+    is_test = models.BooleanField(
+        default=False, help_text="For a test/game-day incident: every notification says "
+                                 "[TEST].")
     snapshot = models.JSONField(default=dict)
     status = models.CharField(max_length=20, choices=PageStatus.choices,
                               default=PageStatus.TRIGGERED, db_index=True)

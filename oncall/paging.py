@@ -92,8 +92,10 @@ def snapshot_policy(policy, *, extra_schedule=None):
 
 @transaction.atomic
 def trigger_page(*, title, dedup_key, policy, severity="", link="", source="",
-                 escalate=True, extra_schedule=None):
+                 escalate=True, extra_schedule=None, is_test=False):
     """Start a page, or return the open one with the same dedup key (folded, not doubled).
+    `is_test`: the page is for a drill (a test/game-day incident); its notifications
+    say "[TEST]".
 
     The first step is due at once: a fast-path task runs it right after commit,
     and the beat tick runs it anyway if that task is lost.
@@ -108,7 +110,7 @@ def trigger_page(*, title, dedup_key, policy, severity="", link="", source="",
     now = timezone.now()
     page = Page.objects.create(
         title=title[:300], severity=severity, link=link, dedup_key=dedup_key, source=source,
-        policy=policy, escalate=escalate, created_at=now, next_step_at=now,
+        policy=policy, escalate=escalate, is_test=is_test, created_at=now, next_step_at=now,
         snapshot=snapshot_policy(policy, extra_schedule=extra_schedule),
     )
     _event(page, PageEventKind.TRIGGERED,
@@ -332,15 +334,17 @@ def _escalation_hint(page, level_number):
 
 def _message(notification):
     page = notification.page
-    text = (f"{page.severity + ' ' if page.severity else ''}{page.title}\n"
+    text = (f"{'TEST (a drill): ' if page.is_test else ''}"
+            f"{page.severity + ' ' if page.severity else ''}{page.title}\n"
             f"Escalation level {notification.level}"
             f"{' (repeat ' + str(notification.cycle) + ')' if notification.cycle else ''}.\n"
             f"{_escalation_hint(page, notification.level)}")
+    subject = f"[{page.severity or 'PAGE'}] {page.title}"
     return channels.Message(
-        subject=f"[{page.severity or 'PAGE'}] {page.title}", text=text,
+        subject=channels.marked_test(subject) if page.is_test else subject, text=text,
         link=page.link or f"{settings.SITE_URL}{page.get_absolute_url()}",
         ack_url=ack_url(page, notification.user), severity=page.severity,
-        dedup_key=page.dedup_key,
+        dedup_key=page.dedup_key, is_test=page.is_test,
     )
 
 

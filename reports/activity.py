@@ -33,6 +33,7 @@ _name = functools.partial(display_name, missing="")
 def _incident(incident, outgoing_id):
     return {
         "ref": incident.ref, "title": incident.title, "url": incident.get_absolute_url(),
+        "is_test": incident.is_exercise,
         "severity": Severity(incident.severity).label, "severity_value": incident.severity,
         "status": incident.get_status_display(), "commander": _name(incident.commander),
         "declared_at": incident.declared_at, "resolved_at": incident.resolved_at,
@@ -54,6 +55,7 @@ def page_row(page):
         seconds = max(0, int((page.acknowledged_at - page.created_at).total_seconds()))
     return {
         "title": page.title, "severity": page.severity, "url": page.get_absolute_url(),
+        "is_test": page.is_test,
         "status": page.get_status_display(), "created_at": page.created_at,
         "acknowledged_at": page.acknowledged_at,
         "acknowledged_by": _name(page.acknowledged_by), "ack_seconds": seconds,

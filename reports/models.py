@@ -101,8 +101,11 @@ class PostIncidentReview(models.Model):
     def milestones(self):
         """§3.5's key timeline, filled from the incident's own timestamps."""
         i = self.incident
+        # Opened by an alert (no declarer) or declared by a person: say which.
+        opened = ("Alert triggered", i.detected_at) if i.declared_by_id is None \
+            else ("Declared", i.declared_at)
         return [
-            ("Alert triggered", i.detected_at),
+            opened,
             ("Incident acknowledged", i.acknowledged_at),
             ("IC assigned", i.declared_at),
             ("Root cause identified", i.identified_at),

@@ -60,7 +60,7 @@ from reports.services import pir as pir_services
 from tests.conftest import make_user
 from tests.incidents.factories import ServiceFactory, declare, note
 from tests.oncall.factories import ScheduleFactory
-from tests.reports.factories import resolved_incident
+from tests.reports.factories import finish_sections, resolved_incident
 
 pytestmark = pytest.mark.django_db
 
@@ -140,7 +140,7 @@ class World:
     @cached_property
     def pir(self):
         """A review in review, with an action item: ready for a Manager to approve."""
-        pir = resolved_incident(self.commander).pir
+        pir = finish_sections(resolved_incident(self.commander).pir, self.commander)
         pir_services.add_action_item(pir, action="Canary payments", owner=self.commander,
                                      due_date=date(2026, 3, 20), by=self.commander)
         pir_services.update_section(

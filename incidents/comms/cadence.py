@@ -61,7 +61,8 @@ def remind_overdue(*, now=None):
         link = incident.get_absolute_url()
         made = notices.notify(
             person, key=f"comms:{incident.pk}:{due_at:%Y%m%dT%H%M}",
-            subject=f"[{Severity(incident.severity).label}] {incident.ref}: update overdue",
+            subject=("[TEST] " if incident.is_exercise else "")
+            + f"[{Severity(incident.severity).label}] {incident.ref}: update overdue",
             text=f"The next status update for {incident.ref} {incident.title} was due "
                  f"{late} ago (every {int(interval.total_seconds() // 60)} minutes for "
                  f"SEV-1/2, handbook §5.3). Post one from the incident page.", link=link)

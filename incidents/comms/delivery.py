@@ -23,8 +23,10 @@ def _message(row):
         link = f"{settings.SITE_URL}{update.incident.get_absolute_url()}"
     else:
         link = ""  # customers get no link into the internal app
-    return channels.Message(subject=update.subject, text=update.body, link=link, ack_url="",
-                            severity="", dedup_key="", kind="notice")
+    drill = update.incident.is_exercise
+    subject = channels.marked_test(update.subject).strip() if drill else update.subject
+    return channels.Message(subject=subject, text=update.body, link=link, ack_url="",
+                            severity="", dedup_key="", kind="notice", is_test=drill)
 
 
 def deliver(delivery_id, *, now=None):

@@ -200,6 +200,11 @@ class Incident(models.Model):
         return Severity(self.severity).label
 
     @property
+    def is_exercise(self):
+        """A test or game day: people are paged for real, and everything says "[TEST]"."""
+        return self.exercise != Exercise.REAL
+
+    @property
     def is_open(self):
         return self.status != Status.RESOLVED
 

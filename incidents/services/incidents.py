@@ -163,6 +163,7 @@ def _page_on_call(incident, *, by, policy=None):
         dedup_key=f"incident/{incident.ref}/{severity.label}", policy=policy,
         source=_page_source(incident), escalate=severity <= Severity.SEV2,
         extra_schedule=policy.major_incident_schedule if severity == Severity.SEV1 else None,
+        is_test=incident.is_exercise,
     )
 
 

@@ -4,7 +4,7 @@ from django import template
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
 
-from incidents.models import Severity, Status
+from incidents.models import Exercise, Severity, Status
 
 register = template.Library()
 
@@ -18,6 +18,17 @@ def severity_badge(severity):
     sev = Severity(severity)
     return format_html('<span class="badge {}" title="{}">{}</span>',
                        SEVERITY_CLASS[sev], sev.description, sev.label)
+
+
+@register.simple_tag
+def exercise_badge(incident):
+    """"TEST" on every row and header of a drill: "TEST" for a test, "TEST · Game day"
+    for a game day (issue 17 item 6)."""
+    if not incident.is_exercise:
+        return ""
+    kind = "" if incident.exercise == Exercise.TEST else f" · {incident.get_exercise_display()}"
+    return format_html('<span class="badge exercise" title="A drill: people are paged for '
+                       'real; left out of the metrics">TEST{}</span>', kind)
 
 
 @register.simple_tag

@@ -84,6 +84,11 @@ ACTIONS = [
     (ActionKind.PREVENTATIVE, "Add a test or a guard that catches this before release."),
     (ActionKind.CORRECTIVE, "Write the runbook section for this failure."),
 ]
+# An approved review's prevention measures are written out: approval refuses the
+# template's `[condition]`, `[scenario]`, `[safeguard]` (reports.services.pir.approve).
+DONE_MEASURES = ("Add monitoring for the symptom customers saw first",
+                 "Update the runbook for this failure",
+                 "Implement a guard that stops a repeat")
 REVIEW_WEEKS_KEPT_OPEN = 2  # older reviews past due were all approved, some late
 # Escalation: minutes after the page started at which each level is notified (the demo
 # policy's 5/10/15/30-minute timeouts, §2.1) and the schedule or person it pages.
@@ -146,7 +151,9 @@ class Aftermath:
         manager = self.users.get("manager")
         done = state == PIRState.APPROVED
         return PostIncidentReview(
-            incident=incident, state=state, due_at=due, impact=incident.customer_impact,
+            incident=incident, state=state, due_at=due,
+            impact=incident.customer_impact or ("No customer-facing impact was seen."
+                                                if done else ""),
             what_happened=incident.resolution,
             why_it_happened=WHY_TEXT.get(cause, "") if state != PIRState.DRAFT else "",
             root_cause_category=cause,
@@ -180,7 +187,8 @@ class Aftermath:
             factors += [(review.pk, c, c == ticked and review.state != PIRState.DRAFT, "")
                         for c in FactorCategory]
             measures += [(review.pk, text, n, review.is_approved)
-                         for n, text in enumerate(PREVENTION_DEFAULTS)]
+                         for n, text in enumerate(DONE_MEASURES if review.is_approved
+                                                  else PREVENTION_DEFAULTS)]
             changes.append((review.pk, review.created_at, None,
                             f"Review opened; due {review.due_at:%Y-%m-%d}."))
             if review.submitted_at:

@@ -42,6 +42,7 @@ from .pir import (
     set_prevention,
     set_whys,
     submit_for_review,
+    unfinished_sections,
     update_action_item,
     update_section,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "set_prevention",
     "set_whys",
     "submit_for_review",
+    "unfinished_sections",
     "update_action_item",
     "update_section",
 ]

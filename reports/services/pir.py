@@ -6,6 +6,7 @@ records a PIRChange saying who changed what.
 """
 
 import functools
+import re
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -32,6 +33,19 @@ from ..models import (
 BUSINESS_DAYS_TO_REVIEW = 5  # §7.1
 PREVENTION_DEFAULTS = ("Add monitoring for [condition]", "Update runbook for [scenario]",
                        "Implement [safeguard]")
+
+# Text still to be written: `[[… fill in]]` (customer templates) or a bracketed phrase
+# like the handbook template's `[condition]`, `[safeguard]`, `[Immediate fix]`. Not a
+# Markdown link or reference (`[text](url)`, `[text][ref]`, `[ref]: url`), a checkbox
+# (`[ ]`, `[x]`) or an index (`items[0]`).
+PLACEHOLDER = re.compile(r"\[\[[^\[\]\n]{1,200}\]\]"
+                         r"|(?<![\w\]`])\[(?![ xX]\])[A-Za-z][^\[\]\n]{0,200}\](?![(\[:])")
+# The sections a review must have written before approval, as the page titles them.
+REQUIRED_TEXT = (("impact", "Incident summary: Impact"),
+                 ("what_happened", "Root cause analysis: What happened?"),
+                 ("why_it_happened", "Root cause analysis: Why did it happen?"),
+                 ("went_well", "Lessons learned: What went well?"),
+                 ("could_improve", "Lessons learned: What could be improved?"))
 
 
 class PIRError(Refused):
@@ -294,9 +308,41 @@ def submit_for_review(pir, *, by):
     return pir
 
 
+def _placeholders(text):
+    return ", ".join(dict.fromkeys(PLACEHOLDER.findall(text or "")))
+
+
+def unfinished_sections(pir):
+    """What stops `pir` being approved, one line per section: a required section not
+    written yet, or any section still holding a template placeholder (issue 17 item 5:
+    an approved PDF printed "Implement [safeguard]" and "Not written yet")."""
+    problems = []
+    for field, label in REQUIRED_TEXT:
+        text = getattr(pir, field)
+        if not text.strip():
+            problems.append(f"{label} is not written yet")
+        elif found := _placeholders(text):
+            problems.append(f"{label} still holds {found}")
+    for why in pir.whys.all():
+        if found := _placeholders(why.answer):
+            problems.append(f"5 Whys: why {why.position} still holds {found}")
+    for factor in pir.factors.all():
+        if found := _placeholders(factor.note):
+            problems.append(f"Contributing factors: {factor.get_category_display()} still "
+                            f"holds {found}")
+    for measure in pir.prevention.all():
+        if found := _placeholders(measure.text):
+            problems.append(f"Prevention measures: “{measure.text[:80]}” still holds {found}")
+    for item in pir.action_items.all():
+        if found := _placeholders(item.action):
+            problems.append(f"Action items: “{item.action[:80]}” still holds {found}")
+    return problems
+
+
 @transaction.atomic
 def approve(pir, *, by):
-    """Manager only; the review becomes read-only."""
+    """Manager only; the review becomes read-only. Refused, naming each section, while a
+    required section is empty or any section holds a template placeholder."""
     pir = _locked(pir)
     if not can_approve(by):
         raise PermissionDenied("Only a Manager approves a post-incident review.")
@@ -304,6 +350,9 @@ def approve(pir, *, by):
         raise PIRError("Only a review that is in review can be approved.")
     if not pir.action_items.exists():
         raise PIRError("Add at least one action item (with owner and due date) first.")
+    if problems := unfinished_sections(pir):
+        raise PIRError("Not approved: finish these sections first (replace or remove each "
+                       "placeholder in brackets): " + "; ".join(problems) + ".")
     pir.state, pir.approved_at, pir.approved_by = PIRState.APPROVED, timezone.now(), by
     pir.save(update_fields=["state", "approved_at", "approved_by"])
     _bump(pir)

@@ -20,7 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_tables2 import RequestConfig
 
 from mindweave_ir.htmx import is_fragment
-from mindweave_ir.templatetags.mw import display_name
+from mindweave_ir.templatetags.mw import display_name, when
 from oncall import notices
 from oncall.models import ContactMethod, Schedule
 
@@ -136,6 +136,7 @@ def _context(request, handoff, **extra):
         "readiness": _readiness(handoff), "upcoming": _upcoming(handoff),
         "notices": list(notices.for_key(f"handoff:{handoff.pk}:")),
         "shift_started": handoff.shift_start <= timezone.now(),
+        "incoming_started": handoff.shift_end <= timezone.now(),
         **extra,
     }
 
@@ -216,8 +217,10 @@ def handoff_acknowledge(request, pk):
         return _respond(request, _handoff(pk), "handoff-state", status=_status(exc),
                         ack_error=str(exc))
     if not is_fragment(request):  # the fragment says so itself
-        messages.success(request, f"You acknowledged the {handoff.schedule_name} handoff. "
-                                  "Have a quiet shift.")
+        starts = "" if handoff.shift_end <= timezone.now() else \
+            f" Your shift starts {when(handoff.shift_end)}."
+        messages.success(request, f"You acknowledged the {handoff.schedule_name} handoff."
+                                  f"{starts} Have a quiet shift.")
     return _respond(request, _handoff(pk), "handoff-state", acknowledged=True)
 
 

@@ -243,7 +243,12 @@ def test_managers_write_rules_in_the_admin_with_matchers_one_per_line(client, ma
                       {**form, "matchers_text": "pod=~\"(\""})
     good = client.post("/admin/incidents/automationrule/add/", form)
 
+    lookahead = client.post("/admin/incidents/automationrule/add/",
+                            {**form, "matchers_text": 'pod=~"(?=api)api-.*"'})
     assert bad.status_code == 200 and "invalid regular expression" in bad.content.decode()
+    assert lookahead.status_code == 200
+    assert "invalid perl operator: (?=" in lookahead.content.decode()
+    assert "RE2 has no backreferences (\\1) and no lookaround" in lookahead.content.decode()
     assert good.status_code == 302
     made = AutomationRule.objects.get(name="block-ip")
     assert made.matchers == [

@@ -1,6 +1,8 @@
 """The incident page's communications section through the test client, HTMX included;
 the resolve form's updates (§6.1)."""
 
+import re
+
 import pytest
 from django.test import Client
 
@@ -57,8 +59,17 @@ def test_panel_fragment_lists_templates_and_next_update_due(ic, incident):
     assert_fragment(response, "incident-comms")
     text = html(response)
     for name in ("Investigating", "Initial notification", "Incident declared"):
-        assert name in text
+        assert f"Post update: {name}</a>" in text
     assert "Next update due" in text  # SEV-2: every 30 minutes
+
+
+def test_template_links_say_they_post_an_update_and_look_unlike_status_buttons(ic, incident):
+    """Issue 17 item 10: "Investigating" here is an update to post, not a status to set."""
+    text = html(login(ic).get(f"/incidents/{incident.ref}/comms/", **HX))
+
+    links = re.findall(r'<a [^>]*class="button comms-template[^"]*"[^>]*>([^<]*)</a>', text)
+    assert links and all(label.startswith("✉ Post update: ") for label in links)
+    assert "they do not change the incident's status" in text
 
 
 def test_panel_without_htmx_is_a_page(viewer, incident):

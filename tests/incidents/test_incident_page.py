@@ -48,6 +48,8 @@ def test_incident_page_shows_severity_status_slas_roles_checklist_timeline(
     assert "Error rate at 40% on checkout-api" in timeline
     assert "Customers cannot pay." in text
     assert "Checkout" in text
+    # No status is called "Mitigated": the time is when the fix was in place (issue 17 #10).
+    assert "<dt>Mitigated</dt>" not in text and "Fix in place" in text
 
 
 def test_incident_page_hides_controls_from_viewer(client, viewer, incident):

@@ -2,6 +2,7 @@
 active, nothing re-fired at expiry, the /incidents/silences/ page and the admin."""
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -87,6 +88,56 @@ def test_matchers_round_trip_through_their_one_line_form():
 def test_bad_matchers_are_refused_with_the_reason(text, error):
     with pytest.raises(matching.MatcherError, match=error):
         matching.parse(text)
+
+
+@pytest.mark.parametrize("label", ["a" * 34 + "!", "a" * 100_000 + "!"])
+def test_a_pathological_regex_against_a_pathological_label_costs_microseconds(label):
+    """Issue 16 item 3: Python's backtracking `re` takes minutes here; RE2 is linear."""
+    silence = matching.parse('alertname=~"(a+)+$"')
+    matching.matches(silence, {"alertname": "warm-up"})  # compiled once, then cached
+
+    started = time.perf_counter()
+    found = matching.matches(silence, {"alertname": label})
+    elapsed = time.perf_counter() - started
+
+    assert found is False
+    assert elapsed < 0.010, f"{elapsed * 1000:.1f} ms"
+    assert matching.matches(silence, {"alertname": "aaaa"}) is True
+
+
+def test_a_regex_is_compiled_once_per_pattern():
+    matching._compiled.cache_clear()
+    silence = matching.parse('instance=~"db-[0-9]+"')
+    for number in range(50):
+        matching.matches(silence, {"instance": f"db-{number}"})
+
+    assert matching._compiled.cache_info().misses == 1
+
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", "(?=db)db-1", "db-(?!2)[0-9]+", "(?<=x)y",
+                                     "(?<!x)y"])
+def test_backreferences_and_lookaround_are_refused_with_the_reason(pattern):
+    with pytest.raises(matching.MatcherError, match="RE2 has no backreferences") as refused:
+        matching.parse(f'instance=~"{pattern}"')
+
+    assert "Matcher 1 (instance): invalid regular expression" in str(refused.value)
+
+
+def test_a_regex_longer_than_the_cap_is_refused():
+    with pytest.raises(matching.MatcherError, match="regular expression must be text of at "
+                                                    "most 1000 characters"):
+        matching.parse('instance=~"' + "a" * 1001 + '"')
+    with pytest.raises(matching.MatcherError, match="longer than 1300 characters"):
+        matching.parse("instance=~" + " " * 100_000 + "x")
+
+
+def test_a_label_longer_than_the_cap_satisfies_no_regex_matcher_either_way():
+    long_label = {"alertname": "Big", "body": "a" * 4097}
+
+    assert matching.matches(matching.parse('alertname="Big"\nbody=~"a*"'),
+                            {"alertname": "Big", "body": "a" * 4096})
+    assert not matching.matches(matching.parse('alertname="Big"\nbody=~"a*"'), long_label)
+    assert not matching.matches(matching.parse('alertname="Big"\nbody!~"b*"'), long_label)
 
 
 def test_validate_refuses_matchers_that_are_not_the_documented_shape():
@@ -261,6 +312,10 @@ def test_an_ic_creates_a_silence_on_the_page(client, ic):
 
 @pytest.mark.parametrize(("overrides", "error"), [
     ({"matchers": 'instance=~"db-[0-9"'}, "invalid regular expression"),
+    ({"matchers": 'instance=~"(?!db-2)db-[0-9]+"'}, "RE2 has no backreferences (\\1) and no "
+                                                    "lookaround"),
+    ({"matchers": 'instance=~"(db)-\\1"'}, "invalid escape sequence: \\1"),
+    ({"matchers": 'instance=~"' + "x" * 1001 + '"'}, "at most 1000 characters"),
     ({"starts_at": "2026-11-27T15:00"}, "must end after it starts"),
     ({"ends_at": "2026-11-27T09:00"}, "must end after it starts"),
     ({"matchers": ""}, "This field is required"),

@@ -234,7 +234,7 @@ def test_webhook_body_is_signed_with_the_secret(receiver):
     assert request["headers"]["X-MindWeave-Event"] == "page"
     payload = json.loads(raw.decode("utf-8"))
     assert set(payload) == {"event", "subject", "text", "severity", "link", "ack_url",
-                            "dedup_key", "sent_at"}
+                            "dedup_key", "is_test", "sent_at"}
     assert payload["event"] == "page"
     assert payload["dedup_key"] == "INC-2025-0001:page:7"
     assert payload["sent_at"].endswith("Z")

@@ -33,8 +33,26 @@ def resolved_pir(by, *, title="Checkout API returning errors", started=None):
     return PostIncidentReview.objects.get(incident=incident)
 
 
+def finish_sections(pir, by):
+    """Write what approval needs besides the analysis: impact, lessons, and prevention
+    measures in place of the template's `[condition]`/`[scenario]`/`[safeguard]`."""
+    pir = PostIncidentReview.objects.get(pk=pir.pk)
+    if not pir.impact.strip():
+        pir = services.update_section(pir, section="summary", by=by,
+                                      expected_version=pir.version,
+                                      data={"impact": "Some customers could not pay."})
+    pir = services.update_section(pir, section="lessons", by=by, expected_version=pir.version,
+                                  data={"went_well": "Paging reached the on-call at once.",
+                                        "could_improve": "No canary caught the release."})
+    services.set_prevention(pir, by=by, expected_version=pir.version,
+                            measures=[("Add monitoring for checkout error rate", False),
+                                      ("Implement a canary for payment releases", False)])
+    return PostIncidentReview.objects.get(pk=pir.pk)
+
+
 def ready_for_review(pir, by, owner):
     """Fill what submit and approve need, through the services."""
+    pir = finish_sections(pir, by)
     pir = services.update_section(pir, section="root_cause", data={
         "why_it_happened": "A config flag shipped on by default."},
         expected_version=pir.version, by=by)

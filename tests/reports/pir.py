@@ -9,6 +9,8 @@ from django.test import Client
 from reports.models import PostIncidentReview
 from reports.services import pir as services
 
+from .factories import finish_sections
+
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
@@ -47,11 +49,13 @@ def add_item(pir, by, owner, **kwargs):
 
 
 def in_review(pir, by):
+    finish_sections(pir, by)
     write_root_cause(pir, by)
     return services.submit_for_review(fresh(pir), by=by)
 
 
 def approve(pir, ic, manager, responder):
+    finish_sections(pir, ic)
     services.add_action_item(pir, action="Canary payments", owner=responder,
                              due_date=date.today() + timedelta(days=7), by=ic)
     services.update_section(pir, section="root_cause", expected_version=fresh(pir).version,

@@ -16,6 +16,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -317,6 +318,26 @@ def test_only_the_incoming_acknowledges_and_only_once(handoff, ic, responder, ma
                 .values_list("user__username", flat=True)) == ["ic"]
 
 
+def test_acknowledging_after_the_shift_changed_says_the_shift_is_yours(
+        handoff, ic, responder, reachable, clock):
+    hand_off(handoff, ic)
+    clock.move_to(END + timedelta(minutes=5))
+
+    page = as_user(responder).post(url(handoff, "acknowledge/"), **HX)
+
+    assert "Acknowledged. The shift is yours." in html(page)
+    assert "Your shift starts" not in html(page)
+
+
+def test_acknowledging_without_htmx_says_when_the_shift_starts(handoff, ic, responder,
+                                                                reachable):
+    hand_off(handoff, ic)
+
+    page = as_user(responder).post(url(handoff, "acknowledge/"), follow=True)
+
+    assert "Your shift starts 20" in html(page)
+
+
 def test_acknowledging_through_the_page(handoff, ic, responder, reachable):
     draft = as_user(responder).post(url(handoff, "acknowledge/"), **HX)
     assert draft.status_code == 400
@@ -334,7 +355,10 @@ def test_acknowledging_through_the_page(handoff, ic, responder, reachable):
     first = as_user(responder).post(url(handoff, "acknowledge/"), **HX)
     assert first.status_code == 200
     assert_fragment(first, "handoff-state")
-    assert "Acknowledged. The shift is yours." in html(first)
+    # Acknowledged 90 minutes before the shift changes: say when it starts (issue 17 #10).
+    assert "Acknowledged. Your shift starts" in html(first)
+    assert "stays on call until then" in html(first)
+    assert "The shift is yours" not in html(first)
     assert "Acknowledge handoff" not in html(first)
 
     second = as_user(responder).post(url(handoff, "acknowledge/"), **HX)
@@ -735,3 +759,16 @@ def test_the_pdf_running_header_names_a_handoff_not_a_review(handoff, ic):
     text = " ".join(pdf_text(content).split())
     assert "Primary On-Call ·" in text
     assert "Post-incident review" not in text
+
+
+def test_a_row_the_outgoing_held_a_role_in_names_them_not_their_role(ic):
+    """Issue 17 item 10: the page and the PDF read "Checkout down their role"."""
+    row = {"ref": "INC-2026-0001", "title": "Checkout down", "url": "/x/", "theirs": True,
+           "severity": "SEV-1", "severity_value": 1, "status": "Investigating",
+           "commander": "Ic", "declared_at": NOW}
+
+    text = render_to_string("reports/handoffs/_incidents.html",
+                            {"rows": [row], "handoff": Handoff(outgoing=ic), "link": False})
+
+    assert "their role" not in text
+    assert "Ic held a role</span>" in text

@@ -162,7 +162,8 @@ def test_pdf_has_the_title_block_summary_action_items_and_page_numbers(pir, resp
     assert "Page 1 of" in text
     assert "All times are UTC" in text
     assert "Rolled back release 2026.3.1." in text  # what happened, prefilled
-    assert "Alert triggered" in text and "Incident closed" in text  # §3.5 milestones
+    assert "Declared" in text and "Incident closed" in text  # §3.5 milestones
+    assert "Alert triggered" not in text  # declared by hand (issue 17 item 10)
 
 
 def test_pdf_uses_only_our_own_fonts(pir):

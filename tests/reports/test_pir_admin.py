@@ -18,7 +18,7 @@ from reports.models import ActionItem, ActionStatus, PIRChange, PIRState, PostIn
 from reports.services import pir as services
 from tests.conftest import make_user
 from tests.pages import html
-from tests.reports.factories import ready_for_review, resolved_pir
+from tests.reports.factories import finish_sections, ready_for_review, resolved_pir
 
 CHANGELIST = "/admin/reports/postincidentreview/"
 ACTION_ITEMS = "/admin/reports/actionitem/"
@@ -70,6 +70,7 @@ def staff_ic(django_user_model):
 # --- the workflow --------------------------------------------------------------------------
 
 def test_manager_drives_a_review_from_draft_to_approved_in_the_admin(client, manager, ic, pir):
+    pir = finish_sections(pir, ic)
     client.force_login(manager)
     page = client.get(change_url(pir))
     assert page.status_code == 200
@@ -182,6 +183,28 @@ def test_approve_action_reports_successes_and_refusals(client, manager, ic):
     assert f"{draft.incident.ref}: Only a review that is in review can be approved." in shown
     assert PostIncidentReview.objects.get(pk=ready.pk).state == PIRState.APPROVED
     assert PostIncidentReview.objects.get(pk=draft.pk).state == PIRState.DRAFT
+
+
+def test_admin_approval_names_each_unfinished_section(client, manager, ic, pir):
+    """Issue 17 item 5, in the admin: the change-form button and the changelist action."""
+    pir = services.update_section(pir, section="root_cause", expected_version=pir.version,
+                                  by=ic, data={"why_it_happened": "A flag shipped on."})
+    services.add_action_item(pir, action="Add a canary for config flags", owner=ic,
+                             due_date=timezone.localdate() + timedelta(days=7), by=ic)
+    services.submit_for_review(pir, by=ic)
+    client.force_login(manager)
+
+    button = messages_of(client.post(f"{CHANGELIST}{pir.pk}/approve/", follow=True))
+    action = messages_of(client.post(CHANGELIST, {"action": "approve_selected",
+                                                  "_selected_action": [pir.pk]}, follow=True))
+
+    for shown in (button, action):
+        refusal = next(m for m in shown if m.startswith(f"{pir.incident.ref}: Not approved"))
+        assert "Lessons learned: What went well? is not written yet" in refusal
+        assert "Lessons learned: What could be improved? is not written yet" in refusal
+        assert "“Add monitoring for [condition]” still holds [condition]" in refusal
+        assert "“Implement [safeguard]” still holds [safeguard]" in refusal
+    assert PostIncidentReview.objects.get(pk=pir.pk).state == PIRState.IN_REVIEW
 
 
 def test_reopen_needs_a_reason(client, manager, ic, pir):

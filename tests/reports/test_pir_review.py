@@ -456,3 +456,18 @@ def test_a_manual_reminder_is_recorded_without_bumping_the_version(pir, ic, mana
     assert (change.by, change.what) == (manager, "Reminder sent to Ic.")
     with pytest.raises(PermissionDenied):
         services.record_reminder(pir, by=ic, to=ic)
+
+
+def test_the_key_timeline_says_declared_for_a_hand_declared_incident(ic):
+    """Issue 17 item 10: "Alert triggered" only when an alert opened the incident."""
+    by_hand = resolved_incident(ic).pir
+    alert_opened, _ = incident_services.open_incident_for_alert(
+        title="Disk full", severity=Severity.SEV3, description="", detection_source="monitoring")
+
+    first_by_hand = by_hand.milestones()[0]
+    assert first_by_hand == ("Declared", by_hand.incident.declared_at)
+    assert "Alert triggered" not in dict(by_hand.milestones())
+    assert PostIncidentReview(incident=alert_opened).milestones()[0] == (
+        "Alert triggered", alert_opened.detected_at)
+    page = html(as_user(ic).get(url(by_hand)))
+    assert "<td>Declared</td>" in page and "Alert triggered" not in page

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from reports.models import ActionItem, ActionStatus, PIRChange, PIRState
 from reports.services import pir as services
 from tests.pages import assert_fragment, html
-from tests.reports.factories import resolved_incident
+from tests.reports.factories import finish_sections, resolved_incident
 from tests.reports.pir import (
     HX,
     add_item,
@@ -135,6 +135,7 @@ def test_approval_by_a_non_manager_is_403(pir, ic, responder):
 
 
 def test_a_manager_approves_and_the_page_reloads(pir, ic, manager, responder):
+    finish_sections(pir, ic)
     services.add_action_item(pir, action="x", owner=responder, due_date=date.today(), by=ic)
     services.update_section(pir, section="root_cause", expected_version=fresh(pir).version,
                             by=ic, data={"why_it_happened": "No canary."})
@@ -147,6 +148,54 @@ def test_a_manager_approves_and_the_page_reloads(pir, ic, manager, responder):
     assert response.status_code == 200
     assert response["HX-Redirect"] == url(pir)
     assert fresh(pir).state == PIRState.APPROVED
+
+
+def test_approval_is_refused_naming_each_unfinished_section(pir, ic, manager, responder):
+    """Issue 17 item 5: the template's placeholders and empty lessons never get approved."""
+    add_item(pir, ic, responder)
+    services.set_whys(pir, answers=["The deploy had no canary [[owner: fill in]]"],
+                      expected_version=fresh(pir).version, by=ic)
+    in_review_unfinished = services.submit_for_review(write_root_cause(pir, ic), by=ic)
+
+    with pytest.raises(services.PIRError) as refused:
+        services.approve(in_review_unfinished, by=manager)
+
+    message = str(refused.value)
+    assert "Lessons learned: What went well? is not written yet" in message
+    assert "Lessons learned: What could be improved? is not written yet" in message
+    assert "“Add monitoring for [condition]” still holds [condition]" in message
+    assert "“Update runbook for [scenario]” still holds [scenario]" in message
+    assert "“Implement [safeguard]” still holds [safeguard]" in message
+    assert "5 Whys: why 1 still holds [[owner: fill in]]" in message
+    assert "Incident summary" not in message  # the impact came from the incident
+    assert fresh(pir).state == PIRState.IN_REVIEW
+
+    finish_sections(pir, ic)
+    services.set_whys(pir, answers=["The deploy had no canary."],
+                      expected_version=fresh(pir).version, by=ic)
+    assert services.unfinished_sections(fresh(pir)) == []
+    assert services.approve(fresh(pir), by=manager).state == PIRState.APPROVED
+
+
+@pytest.mark.parametrize("text", ["See [the runbook](https://runbooks.example.org/pay).",
+                                  "- [x] canary added\n- [ ] alert tuned",
+                                  "`items[0]` was empty."])
+def test_links_checkboxes_and_indexes_are_not_placeholders(text):
+    assert services.PLACEHOLDER.findall(text) == []
+
+
+def test_the_approve_button_shows_the_refusal_with_each_section(pir, ic, manager, responder):
+    add_item(pir, ic, responder)
+    services.submit_for_review(write_root_cause(pir, ic), by=ic)
+
+    response = as_user(manager).post(url(pir, "workflow/"), {"action": "approve"}, **HX)
+
+    assert response.status_code == 400
+    assert_fragment(response, "pir-header")
+    text = html(response)
+    assert "What could be improved? is not written yet" in text
+    assert "Implement [safeguard]” still holds [safeguard]" in text
+    assert fresh(pir).state == PIRState.IN_REVIEW
 
 
 # --- Reopening ----------------------------------------------------------------------------

@@ -6,14 +6,17 @@ from datetime import UTC, date, datetime
 import pytest
 import time_machine
 from django.core.exceptions import PermissionDenied
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from incidents import services as incident_services
-from incidents.models import ChecklistPhase, Severity
+from incidents.models import ChecklistPhase, Exercise, Incident, Severity
 from oncall.models import ContactMethod
 from oncall.roles import Role
 from reports import reminders, services, tasks
 from reports.models import ActionItem, ActionStatus, PIRChange, PostIncidentReview
 from tests.conftest import make_user
+from tests.reports.factories import finish_sections
 
 pytestmark = pytest.mark.django_db
 
@@ -189,6 +192,8 @@ def test_a_review_not_due_yet_is_not_reminded(pir, people, mailoutbox):
 def test_an_approved_review_is_not_reminded(pir, people, mailoutbox):
     ic, responder, manager = people
     item(pir, responder, date(2026, 3, 30))
+    with time_machine.travel(RESOLVED, tick=False):
+        finish_sections(pir, ic)
     services.update_section(pir, section="root_cause",
                             expected_version=PostIncidentReview.objects.get(pk=pir.pk).version,
                             by=ic, data={"what_happened": "x", "why_it_happened": "y"})
@@ -252,3 +257,14 @@ def test_the_hourly_task_sends_the_days_reminders(pir, people, mailoutbox):
         assert tasks.send_reminders() == "sent 1 reminder e-mails"
         assert tasks.send_reminders() == "sent 0 reminder e-mails"
     assert len(mailoutbox) == 1
+
+
+def test_a_drills_review_reminder_says_test(pir):
+    """Issue 17 item 6: everything about a test/game-day incident says "[TEST]"."""
+    Incident.objects.filter(pk=pir.incident_id).update(exercise=Exercise.TEST)
+    pir.refresh_from_db()
+
+    subject = render_to_string("reports/email/pir_due_subject.txt",
+                               reminders._pir_context(pir, timezone.now()))
+
+    assert subject.startswith("[TEST] [MindWeave IR] ")

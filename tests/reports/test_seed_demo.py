@@ -25,8 +25,9 @@ from oncall.models import EscalationPolicy, Page, PageStatus, Schedule
 from oncall.roles import Role
 from reports.demo.bulk import ENTRIES_PER_INCIDENT
 from reports.demo.scenarios import SCENARIOS
-from reports.models import PostIncidentReview
+from reports.models import PIRState, PostIncidentReview
 from reports.services import handoffs
+from reports.services.pir import unfinished_sections
 
 pytestmark = pytest.mark.django_db
 
@@ -217,6 +218,15 @@ def test_seeded_reviews_are_dated_as_the_history_they_belong_to():
         minutes = (incident.resolved_at - incident.started_at).total_seconds() // 60
         assert pir.sla_downtime_minutes == minutes
         assert f"due {pir.due_at:%Y-%m-%d}" in pir.changes.get().what
+
+
+def test_seeded_approved_reviews_hold_no_placeholder_or_empty_section():
+    seed(incidents=40)
+    approved = PostIncidentReview.objects.filter(state=PIRState.APPROVED)
+
+    assert approved.exists()
+    for pir in approved:
+        assert unfinished_sections(pir) == [], pir.incident.ref
 
 
 def test_demo_ic_hands_primary_to_responder_with_the_shifts_incidents_and_pages():
