@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from mindweave_ir.inputs import SafeDateTimeField
+
 from . import rotation
 from .tokens import new_token
 
@@ -225,8 +227,8 @@ class Override(models.Model):
     schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="overrides")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="overrides")
-    start = models.DateTimeField()
-    end = models.DateTimeField()
+    start = SafeDateTimeField()
+    end = SafeDateTimeField()
     reason = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                    on_delete=models.SET_NULL, related_name="+")
