@@ -39,6 +39,8 @@ _INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 # Offsets and page numbers: far beyond any real list, far inside a bigint.
 MAX_OFFSET = 10_000_000
+# The largest row id a URL or form may name (a signed 64-bit key).
+MAX_ID = 2**63 - 1
 
 
 class OutOfRange(Refused):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from incidents.models import Incident, TimelineEntry, TimelineRevision
 from oncall.models import Profile
 from tests.incidents.helpers import snapshot
-from tests.incidents.test_api import bearer, post
+from tests.incidents.test_api import bearer
 
 pytestmark = pytest.mark.django_db
 
