@@ -16,6 +16,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from .errors import Refused
 
@@ -104,14 +105,23 @@ READ_CEILING = datetime(9998, 12, 31, tzinfo=UTC)
 
 
 class SafeDateTimeField(models.DateTimeField):
-    """A DateTimeField whose stored values are read back within READ_FLOOR..CEILING.
+    """A DateTimeField for a time people give: bounded on the way in, safe on the way out.
 
-    Times are bounded on the way in; this is for a value stored before the bounds (or
-    written by hand): year 1 or 9999 would overflow when shown in the viewer's zone,
-    in our templates, Django's admin, a form's initial value and every deadline
-    computed from it. The column is a plain datetime (deconstructs as one: no
-    migration).
+    In: a model validator (ModelForms, the admin, `full_clean`) refuses times before
+    EARLIEST or more than `ahead` past now. Out: stored values are read back within
+    READ_FLOOR..READ_CEILING, for a value stored before the bounds (or by hand): year 1
+    or 9999 would overflow when shown in the viewer's zone, in our templates, Django's
+    admin, a form's initial value and every deadline computed from it. The column is a
+    plain datetime (deconstructs as one: no migration).
     """
+
+    def __init__(self, *args, ahead=SOON, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ahead = ahead
+
+    @cached_property
+    def validators(self):
+        return [*super().validators, TimeWindowValidator(self.ahead)]
 
     def from_db_value(self, value, expression, connection):
         if isinstance(value, datetime) and value.tzinfo is not None:
@@ -121,6 +131,20 @@ class SafeDateTimeField(models.DateTimeField):
     def deconstruct(self):
         name, _path, args, kwargs = super().deconstruct()
         return name, "django.db.models.DateTimeField", args, kwargs
+
+
+class TimeWindowValidator:
+    """Refuse a time before EARLIEST or more than `ahead` past now (ValidationError)."""
+
+    def __init__(self, ahead):
+        self.ahead = ahead
+
+    def __call__(self, value):
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            try:
+                check_time(value, latest=ahead(self.ahead))
+            except OutOfRange as exc:
+                raise ValidationError(str(exc), code="out_of_range") from None
 
 
 class BoundedDateTimeField(forms.DateTimeField):

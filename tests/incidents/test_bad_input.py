@@ -7,7 +7,10 @@ import json
 import pytest
 from django.test import Client
 
-from incidents.models import Incident, TimelineEntry
+from incidents import services
+from incidents.models import MAX_ENTRY_LENGTH, Incident, TimelineEntry
+from incidents.services import IncidentError
+from oncall.models import ApiToken
 from tests.incidents.helpers import snapshot, world
 from tests.incidents.test_api import bearer, post
 
@@ -89,10 +92,6 @@ def test_api_offset_past_a_bigint_is_an_empty_page(incident, ic, anon_api):
 
 
 def test_one_cap_for_a_timeline_entry_in_form_api_and_service(incident, ic, ui, anon_api):
-    from incidents import services
-    from incidents.models import MAX_ENTRY_LENGTH
-    from incidents.services import IncidentError
-
     before = snapshot(incident)
     too_long = "x" * (MAX_ENTRY_LENGTH + 1)
 
@@ -120,8 +119,6 @@ def test_dashboard_query_strings_with_bad_values_are_not_a_500(incident, ui, pat
 
 
 def test_a_nul_in_any_form_or_query_string_is_a_400_with_the_reason(ic, ui):
-    from oncall.models import ApiToken
-
     token = ui.post("/oncall/me/api-tokens/", {"name": NUL})
     search = ui.get("/incidents/", {"q": NUL})
 

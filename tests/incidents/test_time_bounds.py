@@ -5,18 +5,24 @@ for its field; and a time already stored out of range never breaks a page."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
-from incidents.models import Incident, TimelineEntry, TimelineRevision
-from oncall.models import Profile
-from tests.incidents.helpers import snapshot
+from incidents import matchers, services
+from incidents.models import Incident, Silence, TimelineEntry, TimelineRevision
+from oncall import services as oncall_services
+from oncall.models import Override, Profile
+from tests.incidents.helpers import snapshot, world
 from tests.incidents.test_api import bearer
+from tests.incidents.test_declare import details
+from tests.oncall.factories import ScheduleFactory
 
 pytestmark = pytest.mark.django_db
 
 YEAR_1 = datetime(1, 1, 1, 0, 30, tzinfo=UTC)
 YEAR_9999 = datetime(9999, 12, 31, 23, 30, tzinfo=UTC)
+HOUR = timedelta(hours=1)
 
 
 def client_for(user, zone):
@@ -112,3 +118,50 @@ def test_a_stored_out_of_range_time_renders_every_page(incident, note, manager, 
 
     assert {path: code for path, code in failed.items() if code != 200} == {}
     assert api.status_code == 200 and listing.status_code == 200
+
+
+# --- every other user-given time: 2000-01-01 to the field's horizon ---------------------
+
+FAR = datetime(2200, 1, 1, tzinfo=UTC)
+OLD = datetime(1999, 12, 31, 23, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("starts, ends", [(OLD, None), (None, FAR)], ids=["old", "far"])
+def test_a_silence_outside_2000_to_two_years_ahead_is_refused(ic, starts, ends):
+    with pytest.raises(ValidationError, match="Pick a time between"):
+        services.create_silence(matchers=matchers.parse('alertname="X"'), by=ic,
+                                starts_at=starts, ends_at=ends or timezone.now() + HOUR,
+                                comment="maintenance")
+    assert not Silence.objects.exists()
+
+
+def test_the_silence_form_names_the_window(ic):
+    client = client_for(ic, "Europe/Berlin")
+
+    response = client.post("/incidents/silences/", {
+        "matchers": 'alertname="X"', "ends_at": "9999-12-31T23:59", "comment": "m"})
+
+    assert response.status_code == 400
+    assert "Pick a time between" in response.content.decode()
+
+
+def test_an_override_far_ahead_is_refused_by_the_service_and_the_model(manager, ic):
+    schedule = ScheduleFactory(members=[ic], by=manager)
+    with pytest.raises(ValidationError, match="Pick a time between"):
+        oncall_services.create_override(schedule, user=ic, start=timezone.now(), end=FAR,
+                                        by=manager)
+    with pytest.raises(ValidationError, match="Pick a time between"):
+        Override(schedule=schedule, user=ic, start=OLD, end=timezone.now()).full_clean()
+    assert not Override.objects.exists()
+
+
+@pytest.mark.parametrize("typed", ["0001-01-01T00:00", "2200-01-01T00:00"])
+def test_declaring_with_a_start_out_of_range_is_a_400(ic, typed):
+    client = client_for(ic, "Europe/Berlin")
+    before = world()
+
+    response = client.post("/incidents/declare/", details(started_at=typed))
+
+    assert response.status_code == 400
+    assert "Pick a time between" in response.content.decode()
+    assert world() == before
