@@ -24,8 +24,9 @@ from .errors import Refused
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # "Now" as a user types it may be a little ahead of the server's clock.
 SOON = timedelta(minutes=5)
-# How far ahead a planned time may be (silence expiry, override end, due dates).
-PLANNING_HORIZON = timedelta(days=2 * 366)
+# How far ahead a planned time may be (silence expiry, overrides planned years ahead,
+# due dates): far enough for any plan, far inside what every zone can show.
+PLANNING_HORIZON = timedelta(days=10 * 366)
 # Query filters (never stored) accept anything a real search could mean.
 SEARCH_HORIZON = timedelta(days=100 * 366)
 
