@@ -2,10 +2,13 @@
 the incident started to now + 5 minutes, every other time from 2000-01-01 to a horizon
 for its field; and a time already stored out of range never breaks a page."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -165,3 +168,21 @@ def test_declaring_with_a_start_out_of_range_is_a_400(ic, typed):
     assert response.status_code == 400
     assert "Pick a time between" in response.content.decode()
     assert world() == before
+
+
+@pytest.mark.postgres
+def test_a_bc_time_stored_before_the_bounds_is_repaired_by_the_migration(incident, note,
+                                                                          manager):
+    """PostgreSQL kept a year-1 Berlin time as 1 BC, which psycopg cannot read back."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE incidents_timelineentry SET occurred_at = "
+                       "'0001-12-31 23:00:00+00 BC' WHERE id = %s", [note.pk])
+    client = client_for(manager, "Europe/Berlin")
+    assert client.get(f"/incidents/{incident.ref}/").status_code == 500
+
+    importlib.import_module("incidents.migrations.0011_repair_out_of_range_times").repair(
+        apps, None)
+
+    assert client.get(f"/incidents/{incident.ref}/").status_code == 200
+    note.refresh_from_db()
+    assert note.occurred_at == note.created_at
