@@ -3,19 +3,46 @@ declare, add a timeline entry, move the status. Thin: every write is a services/
 call with the token's person as `by`, so permissions are the dashboard's."""
 
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Field, Query, Router, Schema
 from ninja import Status as Answer
 from ninja.pagination import LimitOffsetPagination, paginate
+from pydantic import AfterValidator
+
+from mindweave_ir.inputs import MAX_OFFSET, check_text, search_date
 
 from . import services
 from .filters import IncidentFilter
-from .models import MANUAL_KINDS, DetectionSource, Incident, Service, Severity, Status
+from .models import (
+    MANUAL_KINDS,
+    MAX_ENTRY_LENGTH,
+    DetectionSource,
+    Incident,
+    Service,
+    Severity,
+    Status,
+)
 from .views.common import incident_or_404
 
 router = Router()
 
 KINDS = [k.value for k in MANUAL_KINDS]
+
+# A filter time out of any sane range is not applied (it is never stored).
+SearchTime = Annotated[datetime | None, AfterValidator(search_date)]
+
+
+class Pages(LimitOffsetPagination):
+    """limit/offset as ninja reads them, clamped: an offset past any real list (twenty
+    digits overflow a bigint) is simply an empty page; a page holds at most MAX_LIMIT."""
+
+    MAX_LIMIT = 1000
+
+    def paginate_queryset(self, queryset, pagination, request, **params):
+        pagination.offset = min(pagination.offset, MAX_OFFSET)
+        pagination.limit = min(pagination.limit, self.max_limit, self.MAX_LIMIT)
+        return super().paginate_queryset(queryset, pagination, request, **params)
 
 
 class ErrorOut(Schema):
@@ -84,8 +111,8 @@ class IncidentFilterIn(Schema):
     severity: list[int] = Field(default=[], description="1 to 4; repeat to match several.")
     service: str | None = Field(default=None, description="A service slug.")
     q: str | None = Field(default=None, description="An INC id, or text in title/description.")
-    detected_after: datetime | None = None
-    detected_before: datetime | None = None
+    detected_after: SearchTime = None
+    detected_before: SearchTime = None
 
 
 class DeclareIn(Schema):
@@ -98,7 +125,7 @@ class DeclareIn(Schema):
 
 
 class EntryIn(Schema):
-    body: str = Field(min_length=1, max_length=20_000)
+    body: str = Field(min_length=1, max_length=MAX_ENTRY_LENGTH)
     kind: str = Field(default="note", description=f"One of {', '.join(KINDS)}.")
 
 
@@ -119,8 +146,9 @@ def _detail(incident):
 
 
 @router.get("", response=list[IncidentOut], summary="List incidents, newest first")
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_incidents(request, filters: Query[IncidentFilterIn]):
+    check_text(filters.q or "", filters.service or "")
     data = {key: value for key, value in filters.dict().items() if value not in (None, [])}
     if "service" in data:
         data["service"] = Service.objects.filter(slug=data["service"]).values_list(

@@ -14,3 +14,17 @@ def check_outbound_allowed_networks(app_configs, **kwargs):
     return [Error(f"OUTBOUND_ALLOWED_NETWORKS entry {entry!r} is not a network",
                   hint="Use comma-separated CIDRs, e.g. 10.20.0.0/16,fd00:1::/64.",
                   id="mindweave_ir.E001") for entry in bad]
+
+
+@register()
+def check_login_limits(app_configs, **kwargs):
+    """The per-address limit (password spraying) must be above the per-username one, or
+    one person mistyping their own password would lock out everyone behind their NAT."""
+    per_user = getattr(settings, "LOGIN_FAILURE_LIMIT", 5)
+    per_address = getattr(settings, "LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+    if per_address <= per_user:
+        return [Error(f"LOGIN_ADDRESS_FAILURE_LIMIT ({per_address}) must be above "
+                      f"LOGIN_FAILURE_LIMIT ({per_user})",
+                      hint="The default is 20 per address and 5 per username.",
+                      id="mindweave_ir.E002")]
+    return []

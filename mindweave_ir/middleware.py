@@ -1,6 +1,11 @@
-"""Response headers the whole site shares."""
+"""Response headers the whole site shares, and the refusal of characters no database
+takes."""
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest
+from django.utils.html import format_html
+
+from .inputs import BAD_TEXT_MESSAGE, bad_query_characters
 
 
 class ContentSecurityPolicyMiddleware:
@@ -18,3 +23,27 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         return response
+
+
+class RefuseBadCharactersMiddleware:
+    """Answer 400 to a query string or form body holding NUL or a lone surrogate, before
+    any view, form or filter sees it (issue 16).
+
+    No database text column takes NUL (PostgreSQL raises DataError), so every form,
+    filter, admin page and hand-read parameter would otherwise need its own check.
+    JSON bodies (the API, inbound alerts) are checked where they are parsed.
+    """
+
+    FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        bad = bad_query_characters(request.GET) or (
+            request.method == "POST" and request.content_type in self.FORM_TYPES
+            and bad_query_characters(request.POST))
+        if bad:
+            return HttpResponseBadRequest(
+                format_html('<p class="error" role="alert">{}</p>', BAD_TEXT_MESSAGE))
+        return self.get_response(request)

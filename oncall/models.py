@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from mindweave_ir.inputs import PLANNING_HORIZON, SafeDateTimeField
 from mindweave_ir.templatetags.mw import when
 
 from . import rotation
@@ -227,8 +228,8 @@ class Override(models.Model):
     schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="overrides")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="overrides")
-    start = models.DateTimeField()
-    end = models.DateTimeField()
+    start = SafeDateTimeField(ahead=PLANNING_HORIZON)
+    end = SafeDateTimeField(ahead=PLANNING_HORIZON)
     reason = models.CharField(max_length=200, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True,
                                    on_delete=models.SET_NULL, related_name="+")

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from mindweave_ir.inputs import PLANNING_HORIZON, OutOfRange, ahead, check_time
 from mindweave_ir.templatetags.mw import person, when
 
 from . import channels, paging
@@ -223,6 +224,11 @@ def check_override(schedule, *, start, end):
     override (ValidationError keyed by field). create_override calls it under a lock."""
     if timezone.is_naive(start) or timezone.is_naive(end):
         raise ValidationError("Override times must carry a time zone.")
+    for field, value in (("start", start), ("end", end)):
+        try:
+            check_time(value, latest=ahead(PLANNING_HORIZON))
+        except OutOfRange as exc:
+            raise ValidationError({field: str(exc)}) from None
     if end <= start:
         raise ValidationError({"end": "The override must end after it starts."})
     clash = (Override.objects.filter(schedule=schedule, start__lt=end, end__gt=start)

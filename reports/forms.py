@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 
 from incidents.forms import UserChoiceField
+from mindweave_ir.inputs import BoundedDateField
 from mindweave_ir.templatetags.mw import when
 
 from .models import (
@@ -260,7 +261,7 @@ class ActionItemForm(forms.Form):
     action = forms.CharField(widget=_text(2, "What will be done?"))
     owner = UserChoiceField(queryset=None, empty_label="— choose an owner —",
                             error_messages={"required": "Every action item needs an owner."})
-    due_date = forms.DateField(widget=DateInput,
+    due_date = BoundedDateField(widget=DateInput,
                                error_messages={"required": "Every action item needs a due date."})
     status = forms.ChoiceField(choices=ActionStatus.choices, initial=ActionStatus.OPEN)
     link = forms.URLField(required=False, assume_scheme="https",

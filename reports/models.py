@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from incidents.models import Incident, TimelineEntry
+from mindweave_ir.inputs import PLANNING_HORIZON, SafeDateTimeField
 from mindweave_ir.templatetags.mw import when
 
 
@@ -56,7 +57,8 @@ class PostIncidentReview(models.Model):
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="pir")
     state = models.CharField(max_length=20, choices=PIRState.choices, default=PIRState.DRAFT,
                              db_index=True)
-    due_at = models.DateTimeField(db_index=True, help_text="5 business days after resolution.")
+    due_at = SafeDateTimeField(db_index=True, ahead=PLANNING_HORIZON,
+                               help_text="5 business days after resolution.")
     impact = models.TextField(blank=True, help_text="Customer and business impact.")
     what_happened = models.TextField(blank=True)
     why_it_happened = models.TextField(blank=True)

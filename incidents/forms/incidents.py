@@ -3,6 +3,8 @@ header actions: status, resolution, severity, roles."""
 
 from django import forms
 
+from mindweave_ir.inputs import BoundedDateTimeField
+
 from .. import classification
 from ..models import DetectionSource, Exercise, Service, Severity, Status
 from .common import LocalDateTimeInput, UserChoiceField, responder_users
@@ -42,10 +44,10 @@ class DeclareForm(forms.Form):
     )
     detection_source = forms.ChoiceField(choices=DetectionSource.choices,
                                          initial=DetectionSource.OTHER)
-    started_at = forms.DateTimeField(
+    started_at = BoundedDateTimeField(
         required=False, widget=LocalDateTimeInput, help_text="Leave empty for now."
     )
-    detected_at = forms.DateTimeField(
+    detected_at = BoundedDateTimeField(
         required=False, widget=LocalDateTimeInput, help_text="Leave empty for now."
     )
     exercise = forms.ChoiceField(

@@ -5,6 +5,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from mindweave_ir.inputs import PLANNING_HORIZON, BoundedDateTimeField
+
 from .. import matchers as matching
 from ..models import Integration
 from .common import LocalDateTimeInput
@@ -19,9 +21,11 @@ class SilenceForm(forms.Form):
     )
     integration = forms.ModelChoiceField(queryset=Integration.objects.all(), required=False,
                                          empty_label="Every integration")
-    starts_at = forms.DateTimeField(required=False, widget=LocalDateTimeInput,
-                                    help_text="Leave empty for now.")
-    ends_at = forms.DateTimeField(widget=LocalDateTimeInput, label="Expires at")
+    starts_at = BoundedDateTimeField(ahead=PLANNING_HORIZON, required=False,
+                                     widget=LocalDateTimeInput,
+                                     help_text="Leave empty for now.")
+    ends_at = BoundedDateTimeField(ahead=PLANNING_HORIZON, widget=LocalDateTimeInput,
+                                   label="Expires at")
     comment = forms.CharField(max_length=500, help_text="Why: the maintenance it covers.")
 
     def clean_matchers(self):

@@ -2,21 +2,25 @@
 
 from django import forms
 
-from ..models import MANUAL_KINDS, TimelineKind
+from mindweave_ir.inputs import BoundedDateTimeField
+
+from ..models import MANUAL_KINDS, MAX_ENTRY_LENGTH, TimelineKind
 from .common import LocalDateTimeInput
 
 
 class TimelineEntryForm(forms.Form):
     body = forms.CharField(
-        label="Entry", widget=forms.Textarea(attrs={"rows": 3, "placeholder":
-                                                    "What happened? Markdown welcome."}),
+        label="Entry", max_length=MAX_ENTRY_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3,
+                                     "placeholder": "What happened? Markdown welcome."}),
     )
     kind = forms.ChoiceField(
         choices=[(k.value, k.label) for k in MANUAL_KINDS], initial=TimelineKind.NOTE
     )
-    occurred_at = forms.DateTimeField(
+    # The service narrows this to 30 days before the incident's start.
+    occurred_at = BoundedDateTimeField(
         required=False, widget=LocalDateTimeInput, label="When",
-        help_text="Leave empty for now; set it to back-fill.",
+        help_text="Leave empty for now; set it to back-fill (up to 30 days before the start).",
     )
 
 

@@ -3,6 +3,8 @@
 from django import forms
 from django.utils import timezone
 
+from mindweave_ir.inputs import BoundedDateTimeField
+
 from ..models import Service
 from .common import LocalDateTimeInput
 
@@ -15,7 +17,7 @@ class ReportForm(forms.Form):
     who_affected = forms.CharField(label="Who is affected",
                                    widget=forms.Textarea(attrs={"rows": 2}),
                                    help_text="Which customers or teams, and how many.")
-    since = forms.DateTimeField(label="Since when", widget=LocalDateTimeInput,
+    since = BoundedDateTimeField(label="Since when", widget=LocalDateTimeInput,
                                 help_text="Your best guess; in your time zone.")
     service = forms.ModelChoiceField(queryset=Service.objects.all(), required=False,
                                      empty_label="Not sure")

@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from mindweave_ir.inputs import scrub
+
 MAX_KEY_LENGTH = 255
 MAX_SUMMARY_LENGTH = 1024
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -54,26 +56,16 @@ def _refuse_constant(name):
 
 
 def load_json(text):
-    """Parse JSON strictly: no NaN/Infinity, no NUL characters anywhere."""
+    """Parse JSON strictly (no NaN/Infinity). NUL and lone surrogates (`\\ud800`), which
+    no database text column takes, are replaced by U+FFFD in every string: the sender
+    cannot be asked to fix one label, and refusing the body would drop every alert in
+    it."""
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        return scrub(json.loads(text, parse_constant=_refuse_constant))
     except RecursionError:
         raise PayloadError(["body is nested too deeply"]) from None
     except ValueError as exc:
         raise PayloadError([f"body is not valid JSON: {exc}"]) from None
-    if _has_nul(data):
-        raise PayloadError(["body contains a NUL (\\u0000) character"])
-    return data
-
-
-def _has_nul(value, depth=0):
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v, depth + 1) for v in value)
-    return False
 
 
 def parse_time(value):

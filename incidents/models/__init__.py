@@ -60,7 +60,9 @@ from .silences import (
     SilenceQuerySet,
 )
 from .timeline import (
+    ENTRY_LOOKBACK,
     MANUAL_KINDS,
+    MAX_ENTRY_LENGTH,
     TimelineEntry,
     TimelineKind,
     TimelineRevision,
@@ -72,7 +74,9 @@ from .triage import (
 
 __all__ = [
     "DEFAULT_SEVERITY_MAP",
+    "ENTRY_LOOKBACK",
     "MANUAL_KINDS",
+    "MAX_ENTRY_LENGTH",
     "OPEN_ALERT_STATUSES",
     "SEVERITY_DESCRIPTIONS",
     "SLA_MINUTES",

@@ -11,6 +11,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from mindweave_ir.inputs import SafeDateTimeField
+
 
 class Severity(models.IntegerChoices):
     """Handbook §1.1; lower is worse. Targets are §7.2's SLA in minutes."""
@@ -166,13 +168,13 @@ class Incident(models.Model):
     declared_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    declared_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(help_text="When the problem began.")
-    detected_at = models.DateTimeField(db_index=True, help_text="When it was noticed.")
-    acknowledged_at = models.DateTimeField(null=True, blank=True)
-    identified_at = models.DateTimeField(null=True, blank=True)
-    mitigated_at = models.DateTimeField(null=True, blank=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    declared_at = SafeDateTimeField(default=timezone.now, db_index=True)
+    started_at = SafeDateTimeField(help_text="When the problem began.")
+    detected_at = SafeDateTimeField(db_index=True, help_text="When it was noticed.")
+    acknowledged_at = SafeDateTimeField(null=True, blank=True)
+    identified_at = SafeDateTimeField(null=True, blank=True)
+    mitigated_at = SafeDateTimeField(null=True, blank=True)
+    resolved_at = SafeDateTimeField(null=True, blank=True)
     response_breach_noted_at = models.DateTimeField(null=True, blank=True, editable=False)
     resolution_breach_noted_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

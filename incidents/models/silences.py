@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from mindweave_ir.inputs import PLANNING_HORIZON, SafeDateTimeField
+
 from .. import matchers as matching
 from .alerts import Integration
 
@@ -34,8 +36,8 @@ class Silence(models.Model):
         Integration, null=True, blank=True, on_delete=models.CASCADE, related_name="silences",
         help_text="Only this integration's alerts; empty: every integration's.",
     )
-    starts_at = models.DateTimeField(default=timezone.now)
-    ends_at = models.DateTimeField()
+    starts_at = SafeDateTimeField(default=timezone.now, ahead=PLANNING_HORIZON)
+    ends_at = SafeDateTimeField(ahead=PLANNING_HORIZON)
     comment = models.CharField(max_length=500)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="+")

@@ -1,9 +1,12 @@
 """The incident's timeline (§6.1 TimelineEntry) and the revisions its edits keep."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from mindweave_ir.inputs import SafeDateTimeField
 from mindweave_ir.templatetags.mw import when
 
 from .incident import Incident
@@ -26,6 +29,11 @@ class TimelineKind(models.TextChoices):
     AUTOMATION = "automation", "Automation"
 
 
+# The longest hand-written entry: the form, the JSON API and the service all use this.
+MAX_ENTRY_LENGTH = 20_000
+# How far before the incident's start an entry may be back-filled.
+ENTRY_LOOKBACK = timedelta(days=30)
+
 # Kinds a person may write by hand; the others are written by the system.
 MANUAL_KINDS = (TimelineKind.NOTE, TimelineKind.ACTION, TimelineKind.FINDING)
 
@@ -39,7 +47,7 @@ class TimelineEntry(models.Model):
     """
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
-    occurred_at = models.DateTimeField(default=timezone.now)
+    occurred_at = SafeDateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -79,7 +87,7 @@ class TimelineRevision(models.Model):
     entry = models.ForeignKey(TimelineEntry, on_delete=models.CASCADE, related_name="revisions")
     version = models.PositiveIntegerField()
     body = models.TextField()
-    occurred_at = models.DateTimeField()
+    occurred_at = SafeDateTimeField()
     kind = models.CharField(max_length=20, choices=TimelineKind.choices)
     replaced_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from mindweave_ir.inputs import SafeDateTimeField
+
 from .incident import Incident, Service
 
 
@@ -22,7 +24,7 @@ class ManualReport(models.Model):
                                  related_name="manual_reports")
     what = models.CharField("What is broken", max_length=200)
     who_affected = models.TextField("Who is affected")
-    since = models.DateTimeField("Since when")
+    since = SafeDateTimeField("Since when")
     service = models.ForeignKey(Service, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)

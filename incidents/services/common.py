@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from mindweave_ir.errors import Conflict, Refused
+from mindweave_ir.inputs import BAD_TEXT_MESSAGE, has_bad_characters
 from mindweave_ir.markup import render_markdown
 from mindweave_ir.templatetags.mw import display_name
 
@@ -32,8 +33,16 @@ def require(allowed, message):
         raise PermissionDenied(message)
 
 
+def refuse_bad_text(*texts):
+    """IncidentError if any text holds NUL or a lone surrogate (no database column takes
+    them); called inside the service's transaction, so nothing is left half-done."""
+    if any(has_bad_characters(text) for text in texts):
+        raise IncidentError(BAD_TEXT_MESSAGE)
+
+
 def write_entry(incident, kind, body, *, by, occurred_at=None):
     """A timeline entry (Markdown, rendered and sanitised once, here)."""
+    refuse_bad_text(body)
     now = timezone.now()
     return TimelineEntry.objects.create(
         incident=incident, kind=kind, body=body, body_html=render_markdown(body),

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.text import slugify
 
+from mindweave_ir.inputs import SOON, OutOfRange, ahead, check_time
 from oncall import paging
 from oncall.models import OPEN_PAGE_STATUSES, EscalationPolicy, Page, PageEventKind
 
@@ -28,7 +29,7 @@ from ..models import (
     TimelineKind,
 )
 from .checklists import tick_observed
-from .common import IncidentError, lock, name, require, write_entry
+from .common import IncidentError, lock, name, refuse_bad_text, require, write_entry
 
 ROLE_FIELDS = {
     "commander": "Incident Commander",
@@ -91,11 +92,17 @@ def declare_incident(
             f"The decision tree gave {Severity(classified_severity).label}; say why "
             f"{severity.label} is right instead."
         )
+    refuse_bad_text(title, description, customer_impact, override_reason)
     now = timezone.now()
     started_at = started_at or now
     detected_at = detected_at or now
     if started_at > now or detected_at > now:
         raise IncidentError("Start and detection times cannot be in the future.")
+    try:
+        check_time(started_at, latest=ahead(SOON))
+        check_time(detected_at, latest=ahead(SOON))
+    except OutOfRange as exc:
+        raise IncidentError(str(exc)) from None
     if detected_at < started_at:
         raise IncidentError("The incident cannot be detected before it started.")
     incident = _create_incident(
@@ -296,6 +303,7 @@ def resolve_incident(incident, *, resolution, by, fulfilled=()):
     if Status.RESOLVED not in incident.allowed_transitions():
         raise IncidentError(f"A {incident.get_status_display()} incident cannot be resolved.")
     resolution = (resolution or "").strip()
+    refuse_bad_text(resolution)
     if not resolution:
         raise IncidentError("Say how the incident was resolved.")
     open_items = list(

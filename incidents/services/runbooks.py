@@ -4,6 +4,8 @@ permission, runs in a transaction and (attaching) writes the timeline."""
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.inputs import MAX_ID, parse_int
+
 from .. import permissions
 from ..models import Runbook, RunbookAttachment, RunbookStepTick, TimelineKind
 from .common import IncidentError, lock, name, require, write_entry
@@ -15,8 +17,9 @@ def attach_runbook(incident, *, runbook_id, by):
     incident = lock(incident)
     require(permissions.can_command(by, incident),
              "Only the incident's commander, Incident Commanders and Managers attach runbooks.")
-    runbook = Runbook.objects.filter(pk=runbook_id or 0).first() \
-        if str(runbook_id or "").isdigit() else None
+    # parse_int, not str.isdigit ('²'.isdigit() is True) nor bare int (bigint overflow).
+    runbook_id = parse_int(runbook_id, low=1, high=MAX_ID)
+    runbook = Runbook.objects.filter(pk=runbook_id).first() if runbook_id else None
     if runbook is None:
         raise IncidentError("Choose a runbook.")
     attachment, made = RunbookAttachment.objects.get_or_create(

@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.inputs import PLANNING_HORIZON, OutOfRange, ahead, check_time
+
 from .. import permissions
 from ..models import Silence
 from .common import require
@@ -23,6 +25,11 @@ def create_silence(*, matchers, ends_at, comment, by, starts_at=None, integratio
                       ends_at=ends_at, comment=(comment or "").strip(), created_by=by,
                       created_at=now)
     silence.full_clean()
+    for field in ("starts_at", "ends_at"):
+        try:
+            check_time(getattr(silence, field), latest=ahead(PLANNING_HORIZON))
+        except OutOfRange as exc:
+            raise ValidationError({field: str(exc)}) from None
     if silence.ends_at <= now:
         raise ValidationError({"ends_at": "The silence would already be over."})
     silence.save()

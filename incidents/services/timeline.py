@@ -2,14 +2,27 @@
 refused, the text before kept as a revision) and deleted (only marked); the system's
 own notes about alerts and automations."""
 
-from datetime import timedelta
-
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.inputs import (
+    BAD_TEXT_MESSAGE,
+    SOON,
+    OutOfRange,
+    ahead,
+    check_time,
+    has_bad_characters,
+)
 from mindweave_ir.markup import render_markdown
 
-from ..models import MANUAL_KINDS, TimelineEntry, TimelineKind, TimelineRevision
+from ..models import (
+    ENTRY_LOOKBACK,
+    MANUAL_KINDS,
+    MAX_ENTRY_LENGTH,
+    TimelineEntry,
+    TimelineKind,
+    TimelineRevision,
+)
 from .common import ConflictError, IncidentError, name, require_edit, write_entry
 
 
@@ -19,21 +32,30 @@ def note_alert(incident, *, body, kind=TimelineKind.ALERT):
     return write_entry(incident, kind, body, by=None)
 
 
-def _clean_entry(body, kind, occurred_at):
+def _clean_entry(incident, body, kind, occurred_at):
+    """The entry's text, or IncidentError: empty, too long, characters no database
+    takes, a system kind, or a time outside [30 days before the start, now + 5 min]."""
     body = (body or "").strip()
     if not body:
         raise IncidentError("A timeline entry needs some text.")
+    if len(body) > MAX_ENTRY_LENGTH:
+        raise IncidentError(f"A timeline entry is at most {MAX_ENTRY_LENGTH:,} characters.")
+    if has_bad_characters(body):
+        raise IncidentError(BAD_TEXT_MESSAGE)
     if kind not in MANUAL_KINDS:
         raise IncidentError(f"{kind!r} entries are written by the system, not by hand.")
-    if occurred_at and occurred_at > timezone.now() + timedelta(minutes=5):
-        raise IncidentError("A timeline entry cannot be in the future.")
+    try:
+        check_time(occurred_at, earliest=incident.started_at - ENTRY_LOOKBACK,
+                   latest=ahead(SOON))
+    except OutOfRange as exc:
+        raise IncidentError(str(exc)) from None
     return body
 
 
 @transaction.atomic
 def add_timeline_entry(incident, *, body, by, kind=TimelineKind.NOTE, occurred_at=None):
     require_edit(incident, by)
-    body = _clean_entry(body, kind, occurred_at)
+    body = _clean_entry(incident, body, kind, occurred_at)
     return write_entry(incident, kind, body, by=by, occurred_at=occurred_at)
 
 
@@ -57,7 +79,7 @@ def edit_timeline_entry(entry, *, body, expected_version, by, kind=None, occurre
     if not entry.is_manual:
         raise IncidentError("System entries are part of the audit trail and cannot be edited.")
     kind = kind or entry.kind
-    body = _clean_entry(body, kind, occurred_at)
+    body = _clean_entry(entry.incident, body, kind, occurred_at)
     occurred_at = occurred_at or entry.occurred_at
     current = TimelineEntry.objects.select_for_update().get(pk=entry.pk)
     if current.deleted_at is not None:

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.inputs import SOON, OutOfRange, ahead, check_time
 from mindweave_ir.templatetags.mw import display_name
 
 from .. import permissions
@@ -34,6 +35,10 @@ def submit_report(*, what, who_affected, since, by, service=None):
         raise TriageError("Say what is broken, who is affected and since when.")
     if since > timezone.now():
         raise TriageError("'Since when' cannot be in the future.")
+    try:
+        check_time(since, latest=ahead(SOON))
+    except OutOfRange as exc:
+        raise TriageError(str(exc)) from None
     return ManualReport.objects.create(reporter=by, what=what, who_affected=who_affected,
                                        since=since, service=service)
 

@@ -13,6 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from mindweave_ir.inputs import MAX_ID, parse_int
+
 from .. import permissions, services
 from ..comms import cadence, compose
 from ..forms import ComposeForm, ResolveCommsForm, SlackWebhookForm, resolution_templates
@@ -57,9 +59,9 @@ def comms_panel(request, ref):
 def comms_compose(request, ref):
     """The chosen template filled for this incident, ready to edit and send."""
     incident = incident_for_section(ref)
-    chosen = request.GET.get("template", "")
-    template = get_object_or_404(CommsTemplate, pk=int(chosen) if chosen.isdigit() else 0,
-                                 is_active=True)
+    # parse_int, not str.isdigit ('²'.isdigit() is True) nor bare int (bigint overflow).
+    chosen = parse_int(request.GET.get("template"), low=1, high=MAX_ID, default=0)
+    template = get_object_or_404(CommsTemplate, pk=chosen, is_active=True)
     subject, body = compose.preview(template, incident)
     shown = ComponentState.default(incident.severity, template.state)
     form = ComposeForm(initial={"template": template.pk, "subject": subject, "body": body,

@@ -3,6 +3,8 @@
 from django import template
 from django.utils import timezone
 
+from mindweave_ir.inputs import safe_localtime
+
 register = template.Library()
 
 
@@ -11,7 +13,7 @@ def when(value):
     """`2026-11-27 09:05 EST`: always with the date (incidents span days) and zone."""
     if not value:
         return "—"
-    local = timezone.localtime(value)
+    local = safe_localtime(value)
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 

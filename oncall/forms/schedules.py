@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.html import format_html, format_html_join
 
+from mindweave_ir.inputs import PLANNING_HORIZON, BoundedDateTimeField
 from mindweave_ir.templatetags.mw import person, when
 
 from ..models import (
@@ -142,8 +143,10 @@ class OverrideForm(forms.Form):
     """Someone covers a stretch of a schedule; times are read in the viewer's zone."""
 
     user = PersonChoiceField(queryset=active_users(), label="Who covers")
-    start = forms.DateTimeField(widget=LocalDateTimeInput, label="From")
-    end = forms.DateTimeField(widget=LocalDateTimeInput, label="Until")
+    start = BoundedDateTimeField(ahead=PLANNING_HORIZON, widget=LocalDateTimeInput,
+                                 label="From")
+    end = BoundedDateTimeField(ahead=PLANNING_HORIZON, widget=LocalDateTimeInput,
+                               label="Until")
     reason = forms.CharField(max_length=200, required=False,
                              widget=forms.TextInput(attrs={"placeholder": "e.g. swap with Bob"}))
 

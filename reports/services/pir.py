@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from incidents import permissions as incident_permissions
 from mindweave_ir.errors import Conflict, Refused
+from mindweave_ir.inputs import PLANNING_HORIZON, OutOfRange, check_date
 from mindweave_ir.templatetags.mw import display_name
 from oncall.roles import Role, has_role
 
@@ -239,6 +240,10 @@ def _check_action(pir, *, owner, due_date):
         raise ValidationError({"owner": "Every action item needs an owner who is a user here."})
     if due_date is None:
         raise ValidationError({"due_date": "Every action item needs a due date."})
+    try:
+        check_date(due_date, latest=timezone.localdate() + PLANNING_HORIZON)
+    except OutOfRange as exc:
+        raise ValidationError({"due_date": str(exc)}) from None
     if due_date < timezone.localdate(pir.incident.started_at):
         raise ValidationError({"due_date": "The due date cannot be before the incident."})
 

@@ -12,6 +12,7 @@ from incidents.models import Incident, Severity, Status, TimelineKind
 from oncall import services as oncall_services
 from oncall.models import ApiToken
 from tests.incidents.factories import IncidentFactory, ServiceFactory
+from tests.strategies import HOSTILE_JSON, HOSTILE_STRINGS, form_encoded
 
 pytestmark = pytest.mark.django_db
 
@@ -204,7 +205,8 @@ def test_malformed_bodies_name_the_field(client, ic):
 # --- no input gives a 500 --------------------------------------------------------------------
 
 JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+    | HOSTILE_JSON,
     lambda children: st.lists(children, max_size=4)
     | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
@@ -221,14 +223,14 @@ FIELDS = st.dictionaries(
        which=st.sampled_from(["", "{ref}/timeline/", "{ref}/transition/"]),
        query=st.dictionaries(st.sampled_from(["status", "severity", "service", "q", "limit",
                                               "offset", "detected_after"]),
-                             st.text(max_size=20), max_size=4))
+                             st.text(max_size=20) | HOSTILE_STRINGS, max_size=4))
 def test_random_bodies_and_queries_never_get_a_500(client, ic, body, which, query):
     auth = bearer(ic)
     incident = Incident.objects.first() or IncidentFactory(by=ic)
     path = "/api/v1/incidents/" + which.format(ref=incident.ref)
 
     written = post(client, path, body, auth)
-    listed = client.get("/api/v1/incidents/", query, **auth)
+    listed = client.get("/api/v1/incidents/?" + form_encoded(query), **auth)
 
     assert written.status_code < 500, written.content[:300]
     assert listed.status_code < 500, listed.content[:300]

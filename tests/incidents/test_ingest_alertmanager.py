@@ -26,6 +26,7 @@ from incidents.models import (
 )
 from oncall.models import Page
 from oncall.tokens import hash_token
+from tests.strategies import HOSTILE_JSON
 
 pytestmark = pytest.mark.django_db
 
@@ -197,6 +198,26 @@ def test_a_nul_byte_in_the_body_is_kept_readable_and_refused(api, prometheus):
 
     assert response.status_code == 400
     assert "\ufffd" in InboundPayload.objects.get().body
+
+
+@pytest.mark.parametrize("bad", ["\\ud800", "\\u0000", "\\udfff\\ud800"])
+def test_a_bad_character_in_one_label_is_replaced_and_every_alert_is_kept(api, prometheus,
+                                                                         default_policy, bad):
+    """Issue 16: a lone surrogate or NUL in one label value used to fail the whole body
+    (every alert of the group dropped while Alertmanager retried)."""
+    _, token = prometheus
+    body = json.dumps(fixture("alertmanager_firing.json"))
+    body = body.replace('"monitor": "master"', f'"monitor": "mas{bad}ter"')
+    assert bad in body
+
+    response = send(api, token, body)
+
+    assert response.status_code == 200, response.content
+    assert Alert.objects.count() == 2
+    for alert in Alert.objects.all():
+        monitor = alert.labels["monitor"]
+        assert monitor.startswith("mas\ufffd") and monitor.endswith("ter"), monitor
+    assert InboundPayload.objects.get().outcome == PayloadOutcome.PROCESSED
 
 
 def test_unknown_disabled_or_other_kind_tokens_are_a_404_and_nothing_is_stored(api, prometheus):
@@ -398,7 +419,7 @@ def test_alerts_and_payloads_are_read_only_for_managers_and_hidden_from_others(
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=30),
+    | st.text(max_size=30) | HOSTILE_JSON,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
                                                                 max_size=3),
     max_leaves=10,

@@ -27,6 +27,7 @@ from incidents.models import (
 from incidents.views import inbound
 from oncall.models import EscalationLevel, EscalationPolicy, Page
 from tests.incidents.factories import ServiceFactory
+from tests.strategies import HOSTILE_JSON
 
 pytestmark = pytest.mark.django_db
 
@@ -341,18 +342,24 @@ def test_unreadable_bodies_get_a_400_and_nothing_is_stored(api, body):
     assert not InboundPayload.objects.exists()
 
 
-def test_nul_characters_and_nan_values_are_refused_not_stored_as_alerts(api, events):
+def test_nan_values_are_refused_and_nul_or_lone_surrogates_are_replaced(api, events):
+    """NaN is no JSON: refused. NUL and a lone surrogate (no database column takes them)
+    are replaced by U+FFFD, so the event is kept (issue 16)."""
     _, token = events
     with_nul = trigger(token)
     with_nul["payload"]["summary"] = "disk\u0000full"
+    with_surrogate = json.dumps(trigger(token, dedup_key="other")).replace(
+        '"load avg": 0.75', '"load avg": "\\ud800"')
     with_nan = json.dumps(trigger(token)).replace('"load avg": 0.75', '"load avg": NaN')
 
     first = send(api, with_nul)
+    surrogate = send(api, with_surrogate)
     second = send(api, with_nan)
 
-    assert first.status_code == 400 and second.status_code == 400
-    assert "NUL" in first.json()["errors"][0]
-    assert not Alert.objects.exists()
+    assert first.status_code == 202 and surrogate.status_code == 202, surrogate.content
+    assert second.status_code == 400
+    assert Alert.objects.filter(summary="disk\ufffdfull").exists()
+    assert Alert.objects.count() == 2
 
 
 def test_an_unknown_token_is_a_404_and_nothing_is_stored(api, events):
@@ -431,7 +438,7 @@ def test_an_unexpected_error_answers_json_and_keeps_the_body(api, events, monkey
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
-    | st.text(max_size=30),
+    | st.text(max_size=30) | HOSTILE_JSON,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner,
                                                                 max_size=4),
     max_leaves=12,

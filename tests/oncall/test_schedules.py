@@ -169,13 +169,21 @@ def test_calendar_fragment_for_htmx_and_whole_page_for_a_plain_link(client, view
 
 @pytest.mark.parametrize("query", [
     "start=not-a-date", "start=2026-13-45", "start=9999-12-31", "start=0001-01-01",
-    "view=year&start=", "view=%00", "start=2026-03-04&start=x",
+    "view=year&start=", "start=2026-03-04&start=x",
 ])
 def test_bad_calendar_parameters_fall_back_to_this_week(client, viewer, schedule, query):
     client.force_login(viewer)
     response = client.get(f"/oncall/schedules/{schedule.pk}/calendar/?{query}", **HX)
     assert response.status_code == 200
     assert "02 Mar – 08 Mar 2026" in html(response) or "March 2026" in html(response)
+
+
+def test_a_nul_in_calendar_parameters_is_a_400(client, viewer, schedule):
+    # NUL is refused before any view sees it (issue 16), never a 500 or a DataError.
+    client.force_login(viewer)
+    response = client.get(f"/oncall/schedules/{schedule.pk}/calendar/?view=%00", **HX)
+    assert response.status_code == 400
+    assert "NUL character" in html(response)
 
 
 def test_calendar_marks_overrides_and_gaps(client, viewer, manager, django_user_model):
