@@ -55,7 +55,7 @@ def test_a_berlin_manager_sees_one_time_for_one_fact_in_admin_and_app(page, mana
     PostIncidentReview.objects.filter(pk=pir.pk).update(
         due_at=datetime(2026, 12, 11, 1, 50, tzinfo=UTC))
     detected = datetime(2026, 12, 10, 1, 47, tzinfo=UTC)
-    Incident.objects.filter(pk=pir.incident_id).update(detected_at=detected)
+    Incident.objects.filter(pk=pir.incident_id).update(detected_at=detected, declared_at=detected)
     TimelineEntry.objects.filter(incident=pir.incident_id).update(occurred_at=detected)
     log_in(page, "manager")
 
@@ -63,7 +63,7 @@ def test_a_berlin_manager_sees_one_time_for_one_fact_in_admin_and_app(page, mana
     expect(page.locator(".field-due_at .readonly")).to_have_text("2026-12-11 02:50 CET")
     milestones = page.locator(".field-milestones")
     expect(milestones).not_to_contain_text("(UTC)")
-    expect(milestones.locator("tr", has_text="Alert triggered")).to_contain_text(
+    expect(milestones.locator("tr", has_text="Declared")).to_contain_text(
         "2026-12-10 02:47 CET")
     expect(page.locator("#id_key_entries label").first).to_contain_text(
         "2026-12-10 02:47 CET")

@@ -32,7 +32,7 @@ def berlin_manager(manager):
 def pir(ic):
     pir = resolved_pir(ic)
     PostIncidentReview.objects.filter(pk=pir.pk).update(due_at=DUE)
-    Incident.objects.filter(pk=pir.incident_id).update(detected_at=DETECTED)
+    Incident.objects.filter(pk=pir.incident_id).update(detected_at=DETECTED, declared_at=DETECTED)
     TimelineEntry.objects.filter(incident=pir.incident_id).update(occurred_at=DETECTED)
     return PostIncidentReview.objects.get(pk=pir.pk)
 
@@ -42,7 +42,7 @@ def test_the_review_admin_shows_every_time_in_the_viewers_zone_named(berlin_mana
     assert "2026-12-11 02:50 CET" in text  # due, read-only
     assert "2:50 a.m." not in text
     assert "(UTC)" not in text and "Key timeline" in text
-    assert "<td>2026-12-10 02:47 CET</td><td>Alert triggered</td>" in text  # milestones
+    assert "<td>2026-12-10 02:47 CET</td><td>Declared</td>" in text  # milestones
     assert "2026-12-10 02:47 CET · " in text  # the key entries to choose from
     app = html(berlin_manager.get(f"/reports/pir/{pir.incident.ref}/"))
     assert "2026-12-11 02:50 CET" in app  # the same fact, the same words
