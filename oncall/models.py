@@ -481,3 +481,18 @@ class ApiToken(models.Model):
     def is_active(self):
         return self.revoked_at is None
 
+
+
+class EngineHeartbeat(models.Model):
+    """One paging engine process (`manage.py run_paging_engine`): when it last looped.
+
+    Several engines may run; each keeps its own row (host:pid), removes it on a clean
+    stop, and drops rows silent for a day. A stale `last_loop_at` means no engine runs.
+    """
+
+    name = models.CharField(max_length=200, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_loop_at = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"paging engine {self.name}, last loop {self.last_loop_at:%Y-%m-%d %H:%M:%S}"
