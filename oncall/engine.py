@@ -45,7 +45,6 @@ from .models import ContactKind, EngineHeartbeat
 log = logging.getLogger(__name__)
 
 BACKOFF_START, BACKOFF_MAX = 0.5, 5.0  # seconds, after a database error
-BACKLOG_POLL = 0.05  # seconds between dispatches while notifications wait for a thread
 HEARTBEAT_EVERY = 1.0  # seconds; the row is written at most this often
 FORGET_AFTER = timedelta(days=1)  # heartbeat rows of engines long gone are removed
 RUNNING_WITHIN = timedelta(minutes=1)  # an engine that looped this recently is running
@@ -256,9 +255,11 @@ class PagingEngine:
             self._drop_connection()
             return delay
         self._failures = 0
-        return BACKLOG_POLL if self.senders.waiting else self.interval
+        return self.interval
 
     def _wait(self, seconds):
+        """Until the interval passes, or sooner: a wake-up, a stop, or (while notifications
+        wait for a thread) a send finishing, which frees one."""
         if self._stopping.is_set():
             return
         if self._listener is not None and not self.senders.waiting and not self._failures:
