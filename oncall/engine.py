@@ -45,6 +45,7 @@ from .models import ContactKind, EngineHeartbeat
 log = logging.getLogger(__name__)
 
 BACKOFF_START, BACKOFF_MAX = 0.5, 5.0  # seconds, after a database error
+WAKE_SLICE = 0.1  # seconds: how soon a finished send or a stop is noticed on PostgreSQL
 HEARTBEAT_EVERY = 1.0  # seconds; the row is written at most this often
 FORGET_AFTER = timedelta(days=1)  # heartbeat rows of engines long gone are removed
 RUNNING_WITHIN = timedelta(minutes=1)  # an engine that looped this recently is running
@@ -157,17 +158,19 @@ class Listener:
         self._db = None
 
     def wait(self, seconds):
+        """Up to `seconds`; True if a wake-up arrived."""
         try:
             if self._db is None:
                 self._db = connections.create_connection(DEFAULT_DB_ALIAS)
                 self._db.ensure_connection()  # autocommit, as Django opens it
                 self._db.connection.execute(f"LISTEN {wakeup.CHANNEL}")
-            for _ in self._db.connection.notifies(timeout=seconds, stop_after=1):
-                pass
+            return any(True for _ in self._db.connection.notifies(timeout=seconds,
+                                                                   stop_after=1))
         except Exception as exc:  # noqa: BLE001 - polling still finds every due step
             log.warning("paging engine: listening for wake-ups failed (%s); polling", exc)
             self.close()
             time.sleep(seconds)
+            return False
 
     def close(self):
         if self._db is not None:
@@ -258,14 +261,15 @@ class PagingEngine:
         return self.interval
 
     def _wait(self, seconds):
-        """Until the interval passes, or sooner: a wake-up, a stop, or (while notifications
-        wait for a thread) a send finishing, which frees one."""
-        if self._stopping.is_set():
-            return
-        if self._listener is not None and not self.senders.waiting and not self._failures:
-            self._listener.wait(seconds)
-        else:
+        """Until `seconds` pass, or sooner: a wake-up (NOTIFY, or this process's), a stop,
+        or a send finishing (it may free a thread for a waiting notification)."""
+        if self._listener is None or self._failures:
             self._wake.wait(seconds)
+            return
+        deadline = time.monotonic() + seconds
+        while not self._wake.is_set() and (left := deadline - time.monotonic()) > 0:
+            if self._listener.wait(min(left, WAKE_SLICE)):
+                return
 
     def _heartbeat(self, now):
         if self._beat_at is not None and time.monotonic() - self._beat_at < HEARTBEAT_EVERY:
