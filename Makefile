@@ -30,9 +30,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) .env
 
-# The demo: migrate, seed, then web + Celery worker + Celery beat together.
-# Embedded by default (SQLite and a filesystem broker under var/); set DATABASE_URL
-# and REDIS_URL for PostgreSQL and Redis. Ctrl-C stops all three.
+# The demo: migrate, seed, then web + Celery worker + Celery beat + the paging engine
+# together. Embedded by default (SQLite and a filesystem broker under var/); set
+# DATABASE_URL and REDIS_URL for PostgreSQL and Redis. Ctrl-C stops all four.
 # PORT=8101 serves on another port (and points SITE_URL, the links in e-mails and
 # calendar feeds, at it).
 run: export DEBUG ?= true
@@ -45,11 +45,12 @@ run: install
 	@echo "  Log in as ic, responder, manager or viewer; password mindweave-demo"
 	@$(BIN)/python -m mindweave_ir.localenv serve $(PORT)
 	@$(BIN)/python -m mindweave_ir.syslibs
-	@echo "  (Ctrl-C stops the web server, the worker and beat)"
+	@echo "  (Ctrl-C stops the web server, the worker, beat and the paging engine)"
 	@echo ""
 	@bash -c 'trap "trap - TERM; kill 0" INT TERM EXIT; \
 	  $(BIN)/celery -A mindweave_ir worker --loglevel=INFO --concurrency=2 --without-mingle --without-gossip & \
 	  $(BIN)/celery -A mindweave_ir beat --loglevel=INFO --schedule=var/celerybeat-schedule & \
+	  $(BIN)/python manage.py run_paging_engine & \
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT) & \
 	  wait'
 

@@ -28,3 +28,17 @@ def check_login_limits(app_configs, **kwargs):
                       hint="The default is 20 per address and 5 per username.",
                       id="mindweave_ir.E002")]
     return []
+
+
+@register()
+def check_paging_engine(app_configs, **kwargs):
+    """The paging engine's loop and send threads need sane numbers (oncall/engine.py)."""
+    errors = []
+    if not 50 <= getattr(settings, "PAGING_ENGINE_INTERVAL_MS", 500) <= 10_000:
+        errors.append(Error("PAGING_ENGINE_INTERVAL_MS must be between 50 and 10000",
+                            hint="Escalation is due within this; 500 is the default.",
+                            id="mindweave_ir.E003"))
+    if not 1 <= getattr(settings, "PAGING_SEND_THREADS", 16) <= 256:
+        errors.append(Error("PAGING_SEND_THREADS must be between 1 and 256",
+                            hint="16 is the default.", id="mindweave_ir.E004"))
+    return errors

@@ -222,7 +222,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "oncall-tick": {"task": "oncall.tasks.tick", "schedule": 2.0},
+    # Escalation and page notifications are the paging engine's (run_paging_engine),
+    # not beat's: the tick only resends notices whose wake-up was lost.
+    "oncall-tick": {"task": "oncall.tasks.tick", "schedule": 10.0},
     "oncall-audit": {"task": "oncall.tasks.audit", "schedule": 60.0},
     "reports-reminders": {"task": "reports.tasks.send_reminders", "schedule": 3600.0},
     "reports-handoffs": {"task": "reports.tasks.handoff_tick", "schedule": 60.0},
@@ -241,6 +243,11 @@ CELERY_BEAT_SCHEDULE = {
 # The address people reach this site at: used in notifications' links.
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 NOTIFICATION_HTTP_TIMEOUT = env_int("NOTIFICATION_HTTP_TIMEOUT", 5)
+# The paging engine (manage.py run_paging_engine): the longest wait between two loops
+# over due steps and notifications (a trigger wakes it at once on PostgreSQL), and its
+# threads sending page notifications (one receiver gets at most half of them).
+PAGING_ENGINE_INTERVAL_MS = env_int("PAGING_ENGINE_INTERVAL_MS", 500)
+PAGING_SEND_THREADS = env_int("PAGING_SEND_THREADS", 16)
 # Webhooks, Slack and automation URLs are never sent to internal addresses (loopback,
 # private, link-local, CGNAT, unique-local, reserved; mindweave_ir/outbound.py) except
 # inside these comma-separated CIDRs, for on-premise receivers, e.g. "10.20.0.0/16".

@@ -1,12 +1,13 @@
-"""The paging engine: pages escalate level by level until someone acknowledges.
+"""Pages escalate level by level until someone acknowledges: the verbs and one step.
 
 Reliability (DESIGN.md): all state is in the database. A page's `next_step_at`
-says when the engine must act; any beat tick finds due pages and claims each with
-`select_for_update(skip_locked=True)`, so a lost task, a flushed broker or a dead
-worker only delays a step until the next tick. A Notification row is written
+says when the engine must act; the paging engine's loop (oncall/engine.py, its own
+process, no broker) finds due pages and claims each with
+`select_for_update(skip_locked=True)`, so a dead engine or a lost wake-up only
+delays a step until another engine's next loop. A Notification row is written
 before any network call and is unique per (page, cycle, level, person, method),
 and sending first claims it with a conditional UPDATE, so neither retries nor
-several workers notify the same person twice for the same step.
+several engines notify the same person twice for the same step.
 """
 
 from datetime import timedelta
@@ -17,10 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from mindweave_ir.errors import Refused
-from mindweave_ir.queue import enqueue_on_commit
 from mindweave_ir.templatetags.mw import display_name
 
-from . import channels, delivery
+from . import channels, delivery, wakeup
 from .models import (
     ContactMethod,
     DeliveryStatus,
@@ -97,8 +97,8 @@ def trigger_page(*, title, dedup_key, policy, severity="", link="", source="",
     `is_test`: the page is for a drill (a test/game-day incident); its notifications
     say "[TEST]".
 
-    The first step is due at once: a fast-path task runs it right after commit,
-    and the beat tick runs it anyway if that task is lost.
+    The first step is due at once: the commit wakes the paging engines (a wake-up
+    that is lost costs one engine loop, no more; no broker involved).
     """
     open_page = Page.objects.select_for_update().filter(
         dedup_key=dedup_key, status__in=[PageStatus.TRIGGERED, PageStatus.ACKNOWLEDGED]
@@ -116,7 +116,7 @@ def trigger_page(*, title, dedup_key, policy, severity="", link="", source="",
     _event(page, PageEventKind.TRIGGERED,
            f"Paging policy “{policy.name}”" + ("." if escalate else " (first level only)."),
            now=now)
-    enqueue_on_commit("oncall.tasks.run_page", page.pk)
+    wakeup.ring()
     return page
 
 
@@ -197,11 +197,12 @@ def _plan_notifications(page, level_number, user_ids, now):
     """Queue one Notification per person and enabled method; return who has none.
 
     A method set to wait N minutes is due N minutes from now (cancelled if the page
-    is acknowledged first); immediate ones are sent right after commit.
+    is acknowledged first); immediate ones are due now: the engine that ran this step
+    sends them in the same loop (and any other is woken after commit).
     """
     methods = ContactMethod.objects.filter(user_id__in=user_ids, disabled_at__isnull=True) \
         .select_related("user")
-    reached = set()
+    reached, rung = set(), False
     for method in methods:
         notification, made = Notification.objects.get_or_create(
             page=page, cycle=page.cycle, level=level_number, user=method.user,
@@ -210,8 +211,9 @@ def _plan_notifications(page, level_number, user_ids, now):
                       "due_at": now + timedelta(minutes=method.notify_after_minutes)},
         )
         reached.add(method.user_id)
-        if made and method.notify_after_minutes == 0:
-            enqueue_on_commit("oncall.tasks.deliver", notification.pk)
+        if made and method.notify_after_minutes == 0 and not rung:
+            wakeup.ring()
+            rung = True
     return [uid for uid in user_ids if uid not in reached]
 
 
@@ -295,7 +297,7 @@ def due_page_ids(now):
 
 
 def run_due_pages(*, now=None):
-    """Beat: every due step, whatever happened to its fast-path task."""
+    """Every due step (the engine's loop; the auditor's for steps long overdue)."""
     now = now or timezone.now()
     ran = 0
     for page_id in due_page_ids(now):
@@ -386,13 +388,12 @@ def _delivery_failed(notification, exc):
     return f"failed: {error}"
 
 
-def deliver_due(*, now=None):
-    """Beat: queued notifications that are due (delayed rules, retries, lost tasks)."""
-    now = now or timezone.now()
-    ids = list(Notification.objects.filter(status=DeliveryStatus.QUEUED, due_at__lte=now,
-                                           page__status=PageStatus.TRIGGERED)
-               .values_list("pk", flat=True)[:500])
-    return sum(deliver(pk, now=now).startswith("sent") for pk in ids)
+def due_notifications(now, *, limit=500):
+    """Queued notifications of open pages due by `now`, oldest first: (pk, kind, target)."""
+    return list(Notification.objects.filter(status=DeliveryStatus.QUEUED, due_at__lte=now,
+                                            page__status=PageStatus.TRIGGERED)
+                .order_by("due_at", "pk")
+                .values_list("pk", "kind", "contact_method__target")[:limit])
 
 
 # --- the auditor ----------------------------------------------------------------------
@@ -400,8 +401,10 @@ def deliver_due(*, now=None):
 def audit(*, now=None):
     """Find escalation that should have happened and did not; fire it and flag it.
 
-    - a due step more than AUDIT_GRACE late (beat stopped, workers all down);
-    - a notification stuck in "sending" (its worker died mid-send): marked failed,
+    - a due step more than AUDIT_GRACE late (no paging engine running);
+    - a notification due more than AUDIT_GRACE ago and still queued (the same): sent
+      from here, so people are paged late rather than never;
+    - a notification stuck in "sending" (its engine died mid-send): marked failed,
       not resent, since the person may already have it.
     """
     now = now or timezone.now()
@@ -416,6 +419,16 @@ def audit(*, now=None):
                    "overdue; the auditor fired it.", flagged=True, now=now)
         run_page(page_id, now=now)
         fixed += 1
+    for pk, _, _ in due_notifications(now - AUDIT_GRACE):
+        notification = Notification.objects.select_related("page", "user").get(pk=pk)
+        late = int((now - notification.due_at).total_seconds())
+        if deliver(pk, now=now).startswith(("sent", "retry", "failed")):
+            with transaction.atomic():
+                _event(notification.page, PageEventKind.AUDITOR,
+                       f"{notification.get_kind_display()} to {_name(notification.user)} was "
+                       f"{late} s overdue; the auditor sent it (is a paging engine running?).",
+                       flagged=True, now=now)
+            fixed += 1
     for notification in delivery.stuck(Notification.objects, now).select_related("page", "user"):
         with transaction.atomic():
             if delivery.fail_if_stuck(Notification, notification.pk):

@@ -118,8 +118,10 @@ def _enqueued_names():
 
 def test_every_task_the_engines_enqueue_is_registered():
     names = _enqueued_names()
-    assert {"oncall.tasks.run_page", "oncall.tasks.deliver", "oncall.tasks.deliver_notice",
-            "incidents.tasks.drain_inbound"} <= set(names)
+    assert {"oncall.tasks.deliver_notice", "incidents.tasks.drain_inbound"} <= set(names)
+    # Paging never goes through the broker: the paging engine finds its work in the
+    # database (oncall/engine.py).
+    assert not {"oncall.tasks.run_page", "oncall.tasks.deliver"} & set(names)
     for app_name in ("incidents", "oncall", "reports"):
         importlib.import_module(f"{app_name}.tasks")
     unknown = {name: where for name, where in names.items() if name not in app.tasks}

@@ -29,8 +29,9 @@ REPORT = BENCH_DIR / "report.md"
 # (part, module, what it measures), in the order they run.
 PARTS = [
     ("paging", "tests.bench.paging_latency",
-     "Paging latency: real Celery worker and beat, PostgreSQL, Redis, webhooks to a local "
-     "receiver (detail: paging.md)"),
+     "Paging latency: the paging engine, real Celery worker and beat, PostgreSQL, the "
+     "benchmark's own Redis (stopped for 60 s in the outage phase), webhooks to local "
+     "receivers, one of them 2 s slow (detail: paging.md)"),
     ("pdf", "tests.bench.pdf_render",
      "PIR PDF: 200 timeline entries and 30 action items (detail: pdf.md)"),
     ("ingest", "tests.bench.ingest_rate",

@@ -180,7 +180,7 @@ def test_a_bc_time_stored_before_the_bounds_is_repaired_by_the_migration(inciden
     client = client_for(manager, "Europe/Berlin")
     assert client.get(f"/incidents/{incident.ref}/").status_code == 500
 
-    importlib.import_module("incidents.migrations.0011_repair_out_of_range_times").repair(
+    importlib.import_module("incidents.migrations.0013_repair_out_of_range_times").repair(
         apps, None)
 
     assert client.get(f"/incidents/{incident.ref}/").status_code == 200

@@ -4,6 +4,7 @@ HTTP receiver standing in for Slack and webhook endpoints. Nothing is mocked."""
 import email
 import socket
 import threading
+import time
 from email import policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -61,7 +62,8 @@ class RecordingHTTPHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         server = self.server
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        server.requests.append({"path": self.path, "headers": self.headers, "body": body})
+        server.requests.append({"path": self.path, "headers": self.headers, "body": body,
+                                "at": time.time()})
         if server.delay:
             server.release.wait(server.delay)
         self.send_response(server.status)

@@ -263,13 +263,30 @@ def test_auditor_fires_an_overdue_step_and_flags_it(ic, responder):
     email(ic), email(responder)
     page = trigger(policy(([ic], 5), ([responder], 10)))
     paging.run_page(page.pk, now=T0)
+    deliver_all(T0)
 
     assert paging.audit(now=T0 + 5 * MIN + 30 * timedelta(seconds=1)) == 0  # within grace
+    # The step, and then its notification (still queued: no engine ran), both overdue.
     assert paging.audit(now=T0 + 7 * MIN) == 1
+    assert paging.audit(now=T0 + 9 * MIN) == 1
 
     page.refresh_from_db()
     assert page.current_level == 2
-    assert page.events.filter(kind=PageEventKind.AUDITOR, flagged=True).exists()
+    assert [n.status for n in page.notifications.order_by("level")] == [DeliveryStatus.SENT] * 2
+    flagged = page.events.filter(kind=PageEventKind.AUDITOR, flagged=True)
+    assert [e.text.split(";")[1].strip() for e in flagged] == [
+        "the auditor fired it.", "the auditor sent it (is a paging engine running?)."]
+    assert len(mail.outbox) == 2
+
+
+def test_auditor_sends_nothing_an_engine_already_sent(ic):
+    email(ic)
+    page = trigger(policy(([ic], 30)))
+    paging.run_page(page.pk, now=T0)
+    deliver_all(T0)
+
+    assert paging.audit(now=T0 + 5 * MIN) == 0
+    assert len(mail.outbox) == 1
 
 
 def test_auditor_marks_a_send_interrupted_by_a_dead_worker_failed_not_resent(ic):
