@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from mindweave_ir.templatetags.mw import when
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin
 
 from ..models import (
@@ -93,12 +94,19 @@ class ActionItemAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAdmin):
 class PIRChangeAdmin(ReadOnlyAdmin):
     """The audit trail across reviews."""
 
-    list_display = ["at", "incident_ref", "by", "what"]
+    list_display = ["at_shown", "incident_ref", "by", "what"]
     list_select_related = ["pir__incident", "by"]
     search_fields = ["pir__incident__ref", "what"]
     date_hierarchy = "at"
-    fields = ["pir", "at", "by", "what"]
+    fields = ["pir", "at_shown", "by", "what"]
     readonly_fields = fields
+
+    # Through `when`, not Django's DATETIME_FORMAT: Django prints no zone at all for a
+    # time in the repeated hour of a DST change (02:40 CEST vs 02:40 CET), which is
+    # exactly when the audit trail must say which one it was.
+    @admin.display(description="At", ordering="at")
+    def at_shown(self, obj):
+        return when(obj.at)
 
     @admin.display(description="Incident", ordering="pir__incident__ref")
     def incident_ref(self, obj):
