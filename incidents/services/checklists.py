@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import permissions
-from ..models import ChecklistItem, TimelineKind
+from ..models import ChecklistItem, ChecklistPhase, IncidentComms, TimelineKind
 from .common import IncidentError, lock, name, require, require_edit, write_entry
 
 
@@ -31,6 +31,17 @@ def tick_observed(incident, text, *, because, now=None):
         incident=incident, text=text, done_at__isnull=True, waived_reason="",
     ).update(done_at=now or timezone.now(), done_by=None,
              system_reason=because[:ChecklistItem._meta.get_field("system_reason").max_length])
+
+
+def reopen_closure(incident):
+    """A reopened incident is not closed any more: what the system ticked at closure
+    (the resolved status-page update, the final customer message, the archived channel)
+    is open again, so the next resolve has to do it again. People's own ticks stay.
+    Returns how many items were unticked."""
+    IncidentComms.objects.filter(incident=incident).update(channel_archived_at=None)
+    return ChecklistItem.objects.filter(
+        incident=incident, phase=ChecklistPhase.CLOSURE, done_by__isnull=True,
+    ).exclude(system_reason="").update(done_at=None, system_reason="")
 
 
 @transaction.atomic

@@ -28,7 +28,7 @@ from ..models import (
     Status,
     TimelineKind,
 )
-from .checklists import tick_observed
+from .checklists import reopen_closure, tick_observed
 from .common import IncidentError, lock, name, refuse_bad_text, require, write_entry
 
 ROLE_FIELDS = {
@@ -269,6 +269,8 @@ def change_status(incident, *, to, by, note=""):
     incident.save()
     verb = "reopened" if before == Status.RESOLVED else "moved"
     body = f"Status {verb}: {before.label} → **{to.label}** by {name(by)}."
+    if before == Status.RESOLVED and reopen_closure(incident):
+        body += " The closure items the system had ticked are open again."
     if note.strip():
         body += f"\n\n{note.strip()}"
     write_entry(incident, TimelineKind.STATUS, body, by=by)

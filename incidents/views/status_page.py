@@ -104,7 +104,10 @@ def public_status(now=None):
     active, resolved = [], []
     for incident_id, items in by_incident.items():
         head = heads[incident_id]
-        is_open = head["incident__status"] != Status.RESOLVED
+        # Resolved publicly once either side says so: a reopened incident whose last
+        # published word is "resolved" stays resolved here until a new update says more.
+        published_resolved = head["state"] == PublicState.RESOLVED
+        is_open = head["incident__status"] != Status.RESOLVED and not published_resolved
         if is_open:
             for service_id, _ in affected[incident_id]:
                 shown[service_id].append(head["component_state"] or ComponentState.OPERATIONAL)
@@ -113,7 +116,8 @@ def public_status(now=None):
             "status": items[0]["status"] if is_open else PublicState.RESOLVED.value,
             "components": sorted(name for _, name in affected[incident_id]),
             "started_at": items[-1]["created_at"], "updated_at": items[0]["created_at"],
-            "resolved_at": None if is_open else _iso(head["incident__resolved_at"]),
+            "resolved_at": None if is_open else _iso(
+                head["incident__resolved_at"] or head["created_at"]),
             "updates": items,
         }
         (active if is_open else resolved).append(entry)

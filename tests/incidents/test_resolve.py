@@ -161,6 +161,29 @@ class TestResolveIncident:
             item = incident.checklist.get(text=text)
             assert item.ticked_by_system and item.done_at == NOW, text
 
+    def test_reopening_opens_again_what_the_system_ticked_at_closure(self, incident, ic):
+        """A reopened incident needs its resolved update and archived channel again;
+        the items people ticked themselves stay ticked."""
+        for item in closure_items(incident):
+            if item.text not in (checklists.UPDATE_STATUS_PAGE, checklists.ARCHIVE_CHANNEL):
+                services.set_checklist_item(item, done=True, by=ic)
+        services.resolve_with_updates(
+            incident, resolution="Rolled back.", by=ic,
+            updates=[(CommsKind.STATUS_PAGE, "Resolved", "Checkout works again.", None)])
+
+        services.change_status(reload(incident), to=Status.INVESTIGATING, by=ic)
+
+        incident = reload(incident)
+        by_text = {item.text: item for item in closure_items(incident)}
+        for text in (checklists.UPDATE_STATUS_PAGE, checklists.ARCHIVE_CHANNEL):
+            assert by_text[text].done_at is None and not by_text[text].ticked_by_system
+        assert by_text[checklists.SEND_FINAL_COMMUNICATION].done_by == ic
+        assert incident.comms.channel_archived_at is None
+        entry = incident.timeline.filter(kind=TimelineKind.STATUS).order_by("-pk").first()
+        assert "closure items the system had ticked are open again" in entry.body
+        with refused(incident, match="Update status page"):
+            services.resolve_incident(incident, resolution="Again.", by=ic)
+
     def test_an_unchosen_update_still_holds_its_closure_item(self, incident, ic):
         for item in closure_items(incident):
             if item.text != checklists.SEND_FINAL_COMMUNICATION:

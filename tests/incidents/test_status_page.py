@@ -138,6 +138,28 @@ def test_a_resolved_incident_with_a_published_resolution_is_listed_under_it(anon
     assert entry["name"] == "Resolved - Search issue" and entry["status"] == "resolved"
 
 
+def test_a_reopened_incident_stays_publicly_resolved_until_a_new_update(anon, ic):
+    """Only what was published counts: reopening inside changes nothing outside until
+    someone publishes again; then it is active under that update."""
+    incident = declare(ic, services=[ServiceFactory(name="Search")], severity=Severity.SEV1)
+    publish(incident, ic, "investigating", "Investigating issues with Search")
+    publish(incident, ic, "resolved", "Resolved - Search issue", "Fixed.")
+    incident = resolve(incident, ic)
+    services.change_status(incident, to="investigating", by=ic)
+
+    data = anon.get("/status/index.json").json()
+    [entry] = data["resolved"]
+    assert data["active"] == [] and entry["status"] == "resolved" and entry["resolved_at"]
+    assert data["components"][0]["status"] == "operational"
+    assert data["status"]["description"] == "All systems operational"
+
+    publish(incident, ic, "investigating", "Search issue is back")
+    data = anon.get("/status/index.json").json()
+    [entry] = data["active"]
+    assert data["resolved"] == [] and entry["status"] == "investigating"
+    assert data["components"][0]["status"] == "major_outage"
+
+
 def test_resolved_and_drill_incidents_leave_components_operational(anon, ic):
     service = ServiceFactory(name="Checkout API")
     resolve(declare(ic, services=[service], severity=Severity.SEV1), ic)
