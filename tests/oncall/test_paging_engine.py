@@ -342,7 +342,10 @@ def test_an_engine_killed_mid_send_is_audited_as_interrupted_never_resent(ic, sl
         time.sleep(1)  # a live engine's loops leave a send in progress alone
     assert len(slow_receiver.requests) == 1
 
-    assert paging.audit(now=timezone.now() + delivery.STUCK_SENDING + timedelta(seconds=5))
+    # The engine process stamped `sending_at` with the real clock; this process's clock
+    # may be faked (make test-clock): audit from the stamp, not from this clock.
+    assert paging.audit(now=notification.sending_at + delivery.STUCK_SENDING
+                        + timedelta(seconds=5))
     notification.refresh_from_db()
     assert (notification.status, notification.error) == (DeliveryStatus.FAILED,
                                                           delivery.INTERRUPTED)
