@@ -5,6 +5,9 @@ mindweave_ir.redaction.MaskTokensFilter is configured in settings.LOGGING."""
 
 import http.client
 import logging
+import os
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -203,3 +206,30 @@ def _settings_of(source):
     namespace = {}
     exec(compile(source, "gunicorn.conf.py", "exec"), namespace)  # noqa: S102 # nosec B102
     return {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+
+def test_celery_worker_and_beat_logs_mask_tokens():
+    """A worker replaces the root logger's handlers with its own: the tokens are masked
+    on those too (mindweave_ir/celery.py), for app loggers and task loggers alike."""
+    code = f"""
+import logging
+import os
+import subprocess
+import sys
+from mindweave_ir.celery import app
+from celery.utils.log import get_task_logger
+app.log.setup(loglevel="INFO")
+logging.getLogger("incidents.tasks").warning("drain /api/v1/integrations/{TOKEN}/alertmanager")
+get_task_logger("oncall.tasks").warning("ack /oncall/ack/{TOKEN}/")
+"""
+    env = {**os.environ, "DEBUG": "true", "MINDWEAVE_ENV_FILE": "",
+           "DJANGO_SETTINGS_MODULE": "mindweave_ir.settings"}
+    run = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], env=env,
+        capture_output=True, text=True, timeout=60)
+
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert f"/api/v1/integrations/{MASK}/alertmanager" in output
+    assert f"/oncall/ack/{MASK}/" in output
+    assert TOKEN not in output
