@@ -253,6 +253,21 @@ def parse_int(value, *, low=0, high=MAX_OFFSET, default=None):
     return number if low <= number <= high else default
 
 
+class RowsChoiceField(forms.ModelMultipleChoiceField):
+    """ModelMultipleChoiceField refusing, as "not one of the choices", a value that
+    cannot be a row id: Django sends twenty digits to the database, where SQLite
+    overflows (a 500)."""
+
+    def _check_values(self, value):
+        key = self.to_field_name or "pk"
+        if key == "pk" and isinstance(self.queryset.model._meta.pk, models.IntegerField):
+            for pk in value:
+                if parse_int(pk, low=1, high=MAX_ID) is None:
+                    raise ValidationError(self.error_messages["invalid_pk_value"],
+                                          code="invalid_pk_value", params={"pk": pk})
+        return super()._check_values(value)
+
+
 def clamp_int(value, *, low=0, high=MAX_OFFSET, default=0):
     """An integer clamped into [low, high]; `default` when it is not an integer."""
     number = parse_int(value, low=-(10**18), high=10**18, default=None)

@@ -4,9 +4,17 @@ Every permission check in the services asks these helpers, so what a role may do
 is decided in one place.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import models
 from django.utils import timezone
+
+from mindweave_ir.inputs import MAX_ID, parse_int
+
+# The date hierarchy's parts a changelist URL may carry: Django catches a ValueError
+# there but not the OverflowError of twenty digits, nor year 9999's "next year".
+_DATE_PARTS = {"year": (1, 9998), "month": (1, 12), "day": (1, 31)}
 
 
 class Role(models.TextChoices):
@@ -58,6 +66,27 @@ class ManagerAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self._is_manager(request)
+
+    def get_changelist_instance(self, request):
+        """Refuse a date-hierarchy part out of range as Django refuses a bad lookup
+        (the list again, with its "?e=1" notice), instead of a 500."""
+        for part, (low, high) in _DATE_PARTS.items():
+            value = request.GET.get(f"{self.date_hierarchy}__{part}")
+            if self.date_hierarchy and value is not None and parse_int(
+                    value, low=low, high=high) is None:
+                raise IncorrectLookupParameters(f"{part} {value!r} is out of range")
+        return super().get_changelist_instance(request)
+
+    def response_action(self, request, queryset):
+        """An action on rows named by ids that cannot be row ids (a forged form) does
+        nothing and says so; Django would pass twenty digits to the database."""
+        if isinstance(self.model._meta.pk, models.IntegerField) and any(
+                parse_int(pk, low=1, high=MAX_ID) is None
+                for pk in request.POST.getlist(ACTION_CHECKBOX_NAME)):
+            self.message_user(request, "No action was run: the selected rows were not "
+                              "recognised. Select them again.", messages.WARNING)
+            return None
+        return super().response_action(request, queryset)
 
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         """A date-time typed in the admin is in the viewer's zone (the middleware's):

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 
 from incidents.forms import UserChoiceField
-from mindweave_ir.inputs import BoundedDateField
+from mindweave_ir.inputs import BoundedDateField, RowsChoiceField
 from mindweave_ir.templatetags.mw import when
 
 from .models import (
@@ -155,7 +155,7 @@ class FactorsForm(SectionForm):
                                     expected_version=self.cleaned_data["version"], by=by)
 
 
-class TimelineEntryChoiceField(forms.ModelMultipleChoiceField):
+class TimelineEntryChoiceField(RowsChoiceField):
     def label_from_instance(self, obj):
         body = " ".join(obj.body.split())
         body = body[:117] + "…" if len(body) > 120 else body

@@ -3,7 +3,7 @@ header actions: status, resolution, severity, roles."""
 
 from django import forms
 
-from mindweave_ir.inputs import BoundedDateTimeField
+from mindweave_ir.inputs import BoundedDateTimeField, RowsChoiceField
 
 from .. import classification
 from ..models import DetectionSource, Exercise, Service, Severity, Status
@@ -39,7 +39,7 @@ class DeclareForm(forms.Form):
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}))
     customer_impact = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    services = forms.ModelMultipleChoiceField(
+    services = RowsChoiceField(
         queryset=Service.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
     detection_source = forms.ChoiceField(choices=DetectionSource.choices,

@@ -2,8 +2,8 @@
 
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
-from django_tables2 import RequestConfig
 
+from mindweave_ir import tables
 from mindweave_ir.htmx import is_fragment
 
 from ..filters import AlertFilter
@@ -18,7 +18,7 @@ def alert_list(request):
     filterset = AlertFilter(request.GET or None, queryset=queryset)
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
     table = AlertTable(rows)
-    RequestConfig(request, paginate={"per_page": 50}).configure(table)
+    tables.configure(request, table, per_page=50)
     template = "incidents/alerts/alert_list.html"
     if is_fragment(request):
         template += "#alert-table"

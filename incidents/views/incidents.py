@@ -13,8 +13,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_tables2 import RequestConfig
 
+from mindweave_ir import tables
 from mindweave_ir.csv_export import csv_response
 from mindweave_ir.htmx import is_fragment
 from oncall import paging
@@ -96,9 +96,9 @@ def incident_list(request):
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
     table = IncidentTable(rows)
     if request.GET.get("format") == "csv":
-        RequestConfig(request, paginate=False).configure(table)
+        tables.configure(request, table)
         return csv_response(table, "incidents.csv")
-    RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    tables.configure(request, table, per_page=25)
     template = "incidents/incident_list.html"
     if is_fragment(request):
         template += "#incident-table"

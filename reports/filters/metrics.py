@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 
 from incidents.models import Incident, Service, Severity
+from mindweave_ir.inputs import BoundedDateField
 
 from ..metrics import Period, in_period, last_days
 
@@ -39,6 +40,14 @@ class DateInput(forms.DateInput):
     input_type = "date"
 
 
+class PeriodDayFilter(django_filters.DateFilter):
+    """A day from 2000-01-01 to ten years ahead, with the window in the error: a
+    year-1 or year-9999 day overflows when the period is widened by a zone or by the
+    repeat window."""
+
+    field_class = BoundedDateField
+
+
 class MetricsFilterForm(forms.Form):
     def clean(self):
         data = super().clean()
@@ -54,8 +63,8 @@ class MetricsFilterForm(forms.Form):
 class MetricsFilter(django_filters.FilterSet):
     """Bind it with `with_defaults(request.GET, today)`: the period is always set."""
 
-    start = django_filters.DateFilter(label="From", method="keep", widget=DateInput)
-    end = django_filters.DateFilter(label="To", method="keep", widget=DateInput,
+    start = PeriodDayFilter(label="From", method="keep", widget=DateInput)
+    end = PeriodDayFilter(label="To", method="keep", widget=DateInput,
                                     help_text="Both days included, in your time zone.")
     severity = django_filters.MultipleChoiceFilter(
         choices=Severity.choices, widget=forms.CheckboxSelectMultiple)

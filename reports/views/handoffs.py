@@ -17,8 +17,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
-from django_tables2 import RequestConfig
 
+from mindweave_ir import tables
 from mindweave_ir.htmx import is_fragment
 from mindweave_ir.templatetags.mw import display_name, when
 from oncall import notices
@@ -78,7 +78,7 @@ def handoff_index(request):
     filterset = HandoffFilter(request.GET or None, queryset=queryset)
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
     table = HandoffTable(rows)
-    RequestConfig(request, paginate={"per_page": 25}).configure(table)
+    tables.configure(request, table, per_page=25)
     if is_fragment(request):
         return render(request, f"{INDEX}#handoff-log", {"filter": filterset, "table": table})
     now = timezone.now()

@@ -14,9 +14,9 @@ from django.db.models import Max
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from django_tables2 import RequestConfig
 
 from incidents.models import Incident
+from mindweave_ir import tables
 from mindweave_ir.csv_export import csv_response
 from oncall.models import Notification
 
@@ -69,7 +69,7 @@ def metrics_page(request):
                                     f"{filterset.period.last_day:%Y%m%d}.csv")
     table = MetricsIncidentTable(metrics.behind(filterset.qs, filterset.behind_kpi, now=now,
                                                 period=filterset.period))
-    RequestConfig(request, paginate={"per_page": PER_PAGE}).configure(table)
+    tables.configure(request, table, per_page=PER_PAGE)
     context = {"filter": filterset, "table": table, "period": filterset.period,
                "behind": dict(BEHIND_CHOICES).get(filterset.behind_kpi, ""),
                "behind_choices": BEHIND_CHOICES}
