@@ -36,10 +36,15 @@ class SlackWebhookForm(forms.Form):
                           help_text="Incoming webhook of this incident's channel.")
 
 
-def resolution_templates():
-    """{kind: template or None} for the resolve form."""
+def resolution_templates(incident=None):
+    """{kind: template or None} for the resolve form. A drill's offers no customer email:
+    customers are never emailed about drills, and ticking it would undo the resolve."""
     by_name = {(t.kind, t.name): t for t in CommsTemplate.objects.filter(is_active=True)}
-    return {kind: by_name.get((kind, name)) for kind, (name, _) in RESOLUTION_TEMPLATES.items()}
+    templates = {kind: by_name.get((kind, name))
+                 for kind, (name, _) in RESOLUTION_TEMPLATES.items()}
+    if incident is not None and incident.is_exercise:
+        templates[CommsKind.CUSTOMER_EMAIL] = None
+    return templates
 
 
 class ResolveCommsForm(forms.Form):

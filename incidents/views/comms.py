@@ -124,7 +124,7 @@ def resolve_options(request, ref):
     incident = incident_for_section(ref)
     if not permissions.can_send_updates(request.user, incident):
         return render(request, "incidents/comms/_resolve_options.html", {"form": None})
-    templates = resolution_templates()
+    templates = resolution_templates(incident)
     now = timezone.now()
     previews = {kind: compose.preview(t, incident, now=now, resolved_at=now)
                 for kind, t in templates.items() if t is not None}

@@ -238,6 +238,15 @@ def test_resolve_options_prefill_the_three_resolution_updates(ic, incident):
     assert "**Post-Mortem**: Scheduled for [[post mortem: fill in]]" in text
 
 
+def test_a_drills_resolve_options_offer_no_customer_email(ic, service):
+    drill = declare(ic, services=[service], exercise="game_day")
+    text = html(login(ic).get(f"/incidents/{drill.ref}/comms/resolve-options/", **HX))
+
+    assert "Publish the resolved status-page update" in text
+    assert "[MindWeave] Service Restored - Issue Resolved" not in text
+    assert 'name="customer_email_send"' not in text
+
+
 def test_resolving_with_updates_sends_them_and_archives_the_channel(
         ic, incident, service, receiver):  # noqa: F811
     settle(incident, ic)

@@ -240,6 +240,10 @@ def test_the_paging_card_acknowledges_in_place(client, production, ic):
     assert "timeline-changed" in response["HX-Trigger"]
     assert page_of(incident).status == PageStatus.ACKNOWLEDGED
     assert Incident.objects.get(pk=incident.pk).acknowledged_at is not None
+    # Acknowledged already: the header offers the move to Investigating, not a second
+    # acknowledgement.
+    assert "Acknowledge &amp; investigate" not in body
+    assert ">Investigating</button>" in body
 
     again = client.post(path, HTTP_HX_REQUEST="true")
     assert again.status_code == 409
