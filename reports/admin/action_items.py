@@ -6,7 +6,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from mindweave_ir.templatetags.mw import when
 from oncall.roles import ManagerAdminMixin, ReadOnlyAdmin
 
 from ..models import (
@@ -21,6 +20,7 @@ from .common import (
     ActionOverdueFilter,
     ServiceSaveMixin,
     active_users,
+    shown_time,
 )
 
 # --- action items across incidents ---------------------------------------------------------
@@ -101,12 +101,7 @@ class PIRChangeAdmin(ReadOnlyAdmin):
     fields = ["pir", "at_shown", "by", "what"]
     readonly_fields = fields
 
-    # Through `when`, not Django's DATETIME_FORMAT: Django prints no zone at all for a
-    # time in the repeated hour of a DST change (02:40 CEST vs 02:40 CET), which is
-    # exactly when the audit trail must say which one it was.
-    @admin.display(description="At", ordering="at")
-    def at_shown(self, obj):
-        return when(obj.at)
+    at_shown = shown_time("at", "At")
 
     @admin.display(description="Incident", ordering="pir__incident__ref")
     def incident_ref(self, obj):

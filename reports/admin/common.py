@@ -35,6 +35,17 @@ HTTPS_LINKS = {models.URLField: {"assume_scheme": "https"}}  # Django 6's defaul
 
 
 
+def shown_time(field, description):
+    """An admin column or read-only field showing a stored time through `when`, not
+    Django's DATETIME_FORMAT: Django prints no zone at all for a time in the repeated
+    hour of a DST change (02:40 CEST vs 02:40 CET), exactly when it must say which."""
+
+    @admin.display(description=description, ordering=field)
+    def show(self, obj):
+        return when(getattr(obj, field))
+    return show
+
+
 def review_approved(pir):
     return pir is not None and pir.is_approved
 

@@ -42,6 +42,7 @@ from .common import (
     ServiceSaveMixin,
     active_users,
     review_approved,
+    shown_time,
 )
 
 # --- the review's inlines ------------------------------------------------------------------
@@ -110,13 +111,15 @@ class PIRChangeInline(ReadOnlyTabularInline):
     """The audit trail, newest first."""
 
     model = PIRChange
-    fields = ["at", "by", "what"]
+    fields = ["at_shown", "by", "what"]
     readonly_fields = fields
     verbose_name_plural = "audit trail"
 
     def get_queryset(self, request):
         # pir__incident: the tabular template prints each row's str(), which names it.
         return super().get_queryset(request).select_related("by", "pir__incident")
+
+    at_shown = shown_time("at", "At")
 
 
 # --- the review ----------------------------------------------------------------------------
@@ -139,7 +142,7 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
                PIRChangeInline]
     fieldsets = [
         ("Incident summary", {"fields": [
-            "incident_link", "severity", "duration", "state", "due_at", "impact"]}),
+            "incident_link", "severity", "duration", "state", "due_shown", "impact"]}),
         ("Timeline", {"fields": ["milestones", "key_entries"]}),
         ("Root cause analysis", {"fields": [
             "what_happened", "why_it_happened", "root_cause_category"]}),
@@ -147,8 +150,8 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
             "customers_affected", "revenue_impact", "sla_downtime_minutes"]}),
         ("Lessons learned", {"fields": ["went_well", "could_improve"]}),
         ("Workflow", {"fields": [
-            "submitted_at", "approved_at", "approved_by", "reminded_on", "version",
-            "created_at", "updated_at"]}),
+            "submitted_shown", "approved_shown", "approved_by", "reminded_on", "version",
+            "created_shown", "updated_shown"]}),
     ]
     readonly_fields = [field for field in flatten_fieldsets(fieldsets)
                        if field not in EDITABLE_FIELDS]
@@ -172,6 +175,12 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
         return False  # the review and its audit trail stay
 
     # columns and read-only fields
+
+    due_shown = shown_time("due_at", "Due at")
+    submitted_shown = shown_time("submitted_at", "Submitted at")
+    approved_shown = shown_time("approved_at", "Approved at")
+    created_shown = shown_time("created_at", "Created at")
+    updated_shown = shown_time("updated_at", "Updated at")
 
     @admin.display(description="Incident", ordering="incident__ref")
     def incident_ref(self, obj):

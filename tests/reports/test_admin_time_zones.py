@@ -48,6 +48,20 @@ def test_the_review_admin_shows_every_time_in_the_viewers_zone_named(berlin_mana
     assert "2026-12-11 02:50 CET" in app  # the same fact, the same words
 
 
+def test_times_in_the_repeated_dst_hour_say_which_one_in_the_review_admin(berlin_manager, pir):
+    # 00:40 UTC on 31 October 2027 is 02:40 CEST; an hour later it is 02:40 CET again.
+    first, second = datetime(2027, 10, 31, 0, 40, tzinfo=UTC), datetime(2027, 10, 31, 1, 40,
+                                                                         tzinfo=UTC)
+    PostIncidentReview.objects.filter(pk=pir.pk).update(due_at=first, created_at=second)
+    PIRChange.objects.filter(pir=pir).update(at=second)
+
+    text = html(berlin_manager.get(f"/admin/reports/postincidentreview/{pir.pk}/change/"))
+
+    assert "2027-10-31 02:40 CEST" in text  # due
+    assert "2027-10-31 02:40 CET" in text  # created, and the audit trail's rows
+    assert "2027-10-31 02:40<" not in text and "2027-10-31 02:40 <" not in text
+
+
 def test_admin_list_columns_name_the_zone(berlin_manager, pir):
     text = html(berlin_manager.get("/admin/reports/pirchange/"))
     change = PIRChange.objects.filter(pir=pir).first()
