@@ -2,7 +2,7 @@
 takes."""
 
 from django.conf import settings
-from django.http import HttpResponseBadRequest
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.html import format_html
 
 from .inputs import BAD_TEXT_MESSAGE, bad_query_characters
@@ -35,6 +35,7 @@ class RefuseBadCharactersMiddleware:
     """
 
     FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+    NINJA_PREFIX = "/api/v1/incidents/"
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -43,7 +44,13 @@ class RefuseBadCharactersMiddleware:
         bad = bad_query_characters(request.GET) or (
             request.method == "POST" and request.content_type in self.FORM_TYPES
             and bad_query_characters(request.POST))
-        if bad:
-            return HttpResponseBadRequest(
-                format_html('<p class="error" role="alert">{}</p>', BAD_TEXT_MESSAGE))
-        return self.get_response(request)
+        if not bad:
+            return self.get_response(request)
+        if request.path.startswith("/api/"):
+            # JSON callers get JSON, in the shape their endpoints answer errors in:
+            # django-ninja's `detail`, the inbound webhooks' `status` + `message`.
+            if request.path.startswith(self.NINJA_PREFIX):
+                return JsonResponse({"detail": BAD_TEXT_MESSAGE}, status=400)
+            return JsonResponse({"status": "error", "message": BAD_TEXT_MESSAGE}, status=400)
+        return HttpResponseBadRequest(
+            format_html('<p class="error" role="alert">{}</p>', BAD_TEXT_MESSAGE))

@@ -84,6 +84,16 @@ def test_api_list_with_wild_query_params_is_never_a_500(incident, ic, anon_api, 
     assert response.status_code in (200, 400, 422), (query, response.content[:300])
 
 
+@pytest.mark.parametrize("path, key", [("/api/v1/incidents/?q=%00", "detail"),
+                                       ("/api/v1/events/v2/enqueue?x=%00", "message")])
+def test_a_nul_in_an_api_query_string_is_a_json_400(ic, anon_api, path, key):
+    response = anon_api.post(path, "{}", content_type="application/json", **bearer(ic)) \
+        if "enqueue" in path else anon_api.get(path, **bearer(ic))
+
+    assert response.status_code == 400
+    assert "NUL character" in response.json()[key]
+
+
 def test_api_offset_past_a_bigint_is_an_empty_page(incident, ic, anon_api):
     response = anon_api.get("/api/v1/incidents/?offset=99999999999999999999", **bearer(ic))
 
