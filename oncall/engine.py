@@ -93,6 +93,10 @@ class Senders:
                 self._known.add(pk)
                 self.waiting.append((pk, receiver_of(kind, target)))
 
+    def held(self):
+        """The pks waiting or being sent here (a copy)."""
+        return list(self._known)
+
     def dispatch(self):
         """Hand waiting notifications, oldest first, to free threads within each
         receiver's share; a receiver at its share waits without holding up the rest."""
@@ -228,7 +232,7 @@ class PagingEngine:
                 break
             steps += self._step(page_id, now)
         # The steps' own notifications are due now: they go out in this same loop.
-        self.senders.offer(paging.due_notifications(timezone.now()))
+        self.senders.offer(paging.due_notifications(timezone.now(), held=self.senders.held()))
         self.senders.dispatch()
         self._heartbeat(timezone.now())
         return steps

@@ -388,10 +388,14 @@ def _delivery_failed(notification, exc):
     return f"failed: {error}"
 
 
-def due_notifications(now, *, limit=500):
-    """Queued notifications of open pages due by `now`, oldest first: (pk, kind, target)."""
+def due_notifications(now, *, limit=500, held=()):
+    """Queued notifications of open pages due by `now`, oldest first: (pk, kind, target).
+
+    `held`: pks the caller already holds (waiting behind a slow receiver's share); left
+    out, so that `limit` of them can never hide the notifications for everyone else."""
     return list(Notification.objects.filter(status=DeliveryStatus.QUEUED, due_at__lte=now,
                                             page__status=PageStatus.TRIGGERED)
+                .exclude(pk__in=held)
                 .order_by("due_at", "pk")
                 .values_list("pk", "kind", "contact_method__target")[:limit])
 

@@ -2,6 +2,7 @@
 in threads and in processes, a real SMTP server (aiosmtpd) and real HTTP receivers on
 127.0.0.1, no Celery worker, and in places a broker that is not there at all."""
 
+import functools
 import json
 import logging
 import os
@@ -294,6 +295,26 @@ def test_a_slow_receiver_does_not_delay_anyone_elses_first_page(
 
     assert first_pages[-1] < FIRST_PAGE_BAR, first_pages
     assert Notification.objects.filter(status=DeliveryStatus.SENT).count() == 20
+
+
+def test_notifications_held_behind_a_busy_receiver_never_hide_the_next_ones(
+        ic, receiver, monkeypatch):
+    webhook(ic, receiver)
+    pol = policy(([ic], 5))
+    for key in ("a", "b", "c"):
+        trigger(pol, key)
+    # Two rows a fetch, and one send thread that never starts: rows stay held here.
+    monkeypatch.setattr(paging, "due_notifications",
+                        functools.partial(paging.due_notifications, limit=2))
+    held = PagingEngine(threads=1, per_receiver=1)
+
+    held.loop_once()
+    assert len(held.senders.held()) == 2
+    held.loop_once()
+
+    queued = set(Notification.objects.filter(status=DeliveryStatus.QUEUED)
+                 .values_list("pk", flat=True))
+    assert len(queued) == 3 and set(held.senders.held()) == queued
 
 
 def test_a_hanging_receiver_costs_only_its_own_timeout(
