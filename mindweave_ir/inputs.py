@@ -214,12 +214,6 @@ def check_text(*texts):
     return texts[0] if len(texts) == 1 else texts
 
 
-def refuse_bad_characters(text):
-    """The same as a validator, for forms and schemas."""
-    if has_bad_characters(text):
-        raise ValidationError(BAD_TEXT_MESSAGE, code="bad_characters")
-
-
 def scrub(data):
     """`data` (parsed JSON) with NUL and lone surrogates replaced by U+FFFD in every
     string, keys included: for senders that cannot be asked to fix one value, so the
@@ -266,11 +260,3 @@ class RowsChoiceField(forms.ModelMultipleChoiceField):
                     raise ValidationError(self.error_messages["invalid_pk_value"],
                                           code="invalid_pk_value", params={"pk": pk})
         return super()._check_values(value)
-
-
-def clamp_int(value, *, low=0, high=MAX_OFFSET, default=0):
-    """An integer clamped into [low, high]; `default` when it is not an integer."""
-    number = parse_int(value, low=-(10**18), high=10**18, default=None)
-    if number is None:
-        return default
-    return min(max(number, low), high)

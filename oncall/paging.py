@@ -297,7 +297,8 @@ def due_page_ids(now):
 
 
 def run_due_pages(*, now=None):
-    """Every due step (the engine's loop; the auditor's for steps long overdue)."""
+    """Every due step, here and now: for a caller without an engine (tests, a shell).
+    The engine runs the same steps in its loop and sends on its own threads."""
     now = now or timezone.now()
     ran = 0
     for page_id in due_page_ids(now):

@@ -230,5 +230,3 @@ class Incident(models.Model):
     def duration(self, now=None):
         return (self.resolved_at or now or timezone.now()) - self.started_at
 
-    def role_holders(self):
-        return {u for u in (self.commander, self.technical_lead, self.communications_lead) if u}
