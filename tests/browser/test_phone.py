@@ -224,6 +224,23 @@ def test_menu_folds_behind_one_button_that_opens_it(phone, ic):
     expect(phone.get_by_role("heading", name="Pages", exact=True)).to_be_visible()
 
 
+def test_without_javascript_the_menu_shows_on_a_phone(browser, live_server, ic):
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE,
+                                  java_script_enabled=False)
+    page = context.new_page()
+    try:
+        log_in(page, "ic")
+        nav = page.get_by_role("navigation", name="Main")
+        expect(nav).to_be_visible()
+        expect(page.locator(".nav-toggle")).to_be_hidden()
+        box = nav.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+        nav.get_by_role("link", name="Pages", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/oncall/pages/$"))
+    finally:
+        context.close()
+
+
 def test_menu_shows_as_before_on_a_wide_screen(page, ic):
     log_in(page, "ic")
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
