@@ -36,6 +36,8 @@ from ..models import (
 )
 
 DETAIL = "oncall/pages/page_detail.html"
+LIST = "oncall/pages/page_list.html"
+MY_PAGE = "oncall/pages/_my_page.html"
 ONE_CLICK = "oncall/pages/one_click_ack.html"
 RECENT_LIMIT = 50
 
@@ -243,10 +245,16 @@ def page_list(request):
               pages.exclude(status__in=OPEN_PAGE_STATUSES).order_by("-created_at")[:RECENT_LIMIT]]
     for page in open_pages + recent:
         page.notified = _notified(page)
-    return render(request, "oncall/pages/page_list.html", {
+    for page in open_pages:
+        page.can_ack = _can_ack(request.user, page)
+    return render(request, LIST, {
         "open_pages": open_pages, "recent": recent, "limit": RECENT_LIMIT,
         "now": timezone.now(),
     })
+
+
+def _can_ack(user, page):
+    return page.status == PageStatus.TRIGGERED and paging.can_acknowledge(user, page)
 
 
 def _page(pk):
@@ -265,8 +273,7 @@ def _detail_context(request, page, **overrides):
         "notifications": notifications,
         "events": page.events.all(),
         "link": _safe_link(page.link),
-        "can_ack": page.status == PageStatus.TRIGGERED
-        and paging.can_acknowledge(request.user, page),
+        "can_ack": _can_ack(request.user, page),
         "now": timezone.now(),
     }
     context |= overrides
@@ -274,11 +281,21 @@ def _detail_context(request, page, **overrides):
 
 
 def _respond(request, page, *, status=200, **context):
-    """#page-status for HTMX (with the notifications and events swapped out of band)."""
+    """The fragment the HTMX request targets: the page list's row (#page-<pk>), the
+    dashboard's "Paging you now" item (#my-page-<pk>), or else #page-status (with the
+    notifications and events swapped out of band)."""
     if not is_fragment(request):
         if request.method == "POST" and status < 400:
             return redirect(page)
         return render(request, DETAIL, _detail_context(request, page, **context), status=status)
+    target = request.htmx.target
+    if target == f"page-{page.pk}":
+        _decorate(page).notified = _notified(page)
+        page.can_ack = _can_ack(request.user, page)
+        return render(request, f"{LIST}#page-row",
+                      {"page": page, "now": timezone.now(), **context}, status=status)
+    if target == f"my-page-{page.pk}":
+        return render(request, MY_PAGE, {"page": page, **context}, status=status)
     ctx = _detail_context(request, page, **context)
     html = render_to_string(f"{DETAIL}#page-status", ctx, request)
     for partial in ("page-notifications", "page-events"):

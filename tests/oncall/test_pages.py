@@ -239,6 +239,58 @@ def test_person_not_paged_cannot_acknowledge(client, viewer, page):
     assert_not_acknowledged(page)
 
 
+def test_acknowledge_from_the_page_list_swaps_its_row(client, responder, page):
+    client.force_login(responder)
+    listing = html(client.get("/oncall/pages/"))
+    assert f'hx-target="#page-{page.pk}"' in listing
+    response = client.post(f"/oncall/pages/{page.pk}/acknowledge/", **HX,
+                           HTTP_HX_TARGET=f"page-{page.pk}")
+    assert response.status_code == 200
+    assert_fragment(response, f"page-{page.pk}")
+    text = html(response)
+    assert text.lstrip().startswith("<tr")
+    assert "Acknowledged: escalation stopped." in text
+    assert "by Responder" in text
+    assert "/acknowledge/" not in text  # no button left
+    assert Page.objects.get(pk=page.pk).status == PageStatus.ACKNOWLEDGED
+
+
+def test_acknowledge_from_the_dashboard_swaps_its_item(client, responder, page):
+    client.force_login(responder)
+    dashboard = html(client.get("/"))
+    assert f'hx-target="#my-page-{page.pk}"' in dashboard
+    response = client.post(f"/oncall/pages/{page.pk}/acknowledge/", **HX,
+                           HTTP_HX_TARGET=f"my-page-{page.pk}")
+    assert response.status_code == 200
+    assert_fragment(response, f"my-page-{page.pk}")
+    assert "Acknowledged by Responder: escalation stopped." in html(response)
+    assert Page.objects.get(pk=page.pk).status == PageStatus.ACKNOWLEDGED
+
+
+@pytest.mark.parametrize("target", ["page-{pk}", "my-page-{pk}"])
+def test_acknowledging_taken_page_in_place_is_409_with_who(client, responder, ic, page,
+                                                           target):
+    paging.acknowledge_page(page, by=ic)
+    client.force_login(responder)
+    dom_id = target.format(pk=page.pk)
+    response = client.post(f"/oncall/pages/{page.pk}/acknowledge/", **HX,
+                           HTTP_HX_TARGET=dom_id)
+    assert response.status_code == 409
+    assert_fragment(response, dom_id)
+    assert "This page is already acknowledged by Ic." in html(response)
+    assert "<button" not in html(response)
+
+
+def test_refused_acknowledge_in_place_is_403_with_the_reason(client, viewer, page):
+    client.force_login(viewer)
+    response = client.post(f"/oncall/pages/{page.pk}/acknowledge/", **HX,
+                           HTTP_HX_TARGET=f"page-{page.pk}")
+    assert response.status_code == 403
+    assert_fragment(response, f"page-{page.pk}")
+    assert "Only people this page notified" in html(response)
+    assert_not_acknowledged(page)
+
+
 def test_acknowledge_needs_post(client, responder, page):
     client.force_login(responder)
     assert client.get(f"/oncall/pages/{page.pk}/acknowledge/").status_code == 405
