@@ -52,3 +52,18 @@ def test_every_severity_and_status_badge_meets_aa_with_white_text(sheet):
 def test_the_check_can_fail():
     assert contrast("#ffffff", "#b58a00") < AA  # the old SEV-3 amber, 3.18:1
     assert round(contrast("#ffffff", "#000000"), 1) == 21.0
+
+
+def test_every_public_status_colour_meets_aa_as_a_banner_and_as_text():
+    """status.css: white headline text on each `.overall-*` banner, and each
+    `.state-* .state` colour as text on the white page."""
+    css = (CSS / "status.css").read_text()
+    colours = dict(re.findall(r"\.(overall(?:-\w+)?)\s*\{[^}]*background:\s*(#[0-9a-fA-F]{6})",
+                              css))
+    colours |= dict(re.findall(r"\.(state-\w+) \.state\s*\{\s*color:\s*(#[0-9a-fA-F]{6})", css))
+
+    assert {"overall-major_outage", "state-partial_outage", "state-degraded_performance"} \
+        <= set(colours)
+    weak = {name: round(contrast("#ffffff", colour), 2) for name, colour in colours.items()
+            if contrast("#ffffff", colour) < AA}
+    assert weak == {}

@@ -10,7 +10,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.http import HttpResponseRedirect
 from django.utils import timezone
-from django.utils.text import Truncator
+from django.utils.text import Truncator, capfirst
 
 from mindweave_ir.templatetags.mw import when
 
@@ -215,7 +215,22 @@ class ActionItemForm(forms.ModelForm):
         return data
 
 
-class ActionItemFormSet(forms.BaseInlineFormSet):
+class LabelledRowsFormSet(forms.BaseInlineFormSet):
+    """A tabular inline names its columns in headers, not in labels tied to the inputs,
+    so screen readers (and axe-core) find each row's inputs nameless: give every input
+    an accessible name, "Why 3: Answer". add_fields, not the form: DELETE comes here."""
+
+    def add_fields(self, form, index):
+        super().add_fields(form, index)
+        row = f"{capfirst(self.model._meta.verbose_name)} {'new' if index is None else index + 1}"
+        for field in form.fields.values():
+            # The admin's RelatedFieldWidgetWrapper renders its inner widget, and its own
+            # attrs are the form class's shared dict: name the inner widget (this form's copy).
+            widget = getattr(field.widget, "widget", field.widget)
+            widget.attrs.setdefault("aria-label", f"{row}: {field.label}")
+
+
+class ActionItemFormSet(LabelledRowsFormSet):
     def get_form_kwargs(self, index):
         kwargs = super().get_form_kwargs(index)
         if not hasattr(self, "_owner_choices"):

@@ -37,6 +37,7 @@ from .common import (
     SMALL_TEXT,
     ActionItemForm,
     ActionItemFormSet,
+    LabelledRowsFormSet,
     OverdueFilter,
     PIRAdminForm,
     ServiceSaveMixin,
@@ -51,6 +52,7 @@ class ReviewInline(ManagerAdminMixin, admin.TabularInline):
     """Editable while the review is not approved; saved by PostIncidentReviewAdmin."""
 
     extra = 0
+    formset = LabelledRowsFormSet
     formfield_overrides = {**SMALL_TEXT, **HTTPS_LINKS}
 
     def has_add_permission(self, request, obj=None):

@@ -2,6 +2,7 @@
 buttons and actions, stale-edit refusal, read-only approval, access and query counts."""
 
 import io
+import re
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -264,6 +265,25 @@ def test_inlines_save_through_their_services(client, manager, ic, pir):
     assert {"Changed the 5 whys.", "Changed the contributing factors.",
             "Changed the prevention measures.",
             "Updated action item “New wording”: action."} <= trail
+
+
+def test_every_inline_input_is_named_by_its_row_and_column(client, manager, ic, pir):
+    """Tabular inlines have column headers, not labels: axe-core's 'label' rule."""
+    for action in ("Add a canary", "Alert on errors"):
+        services.add_action_item(pir, action=action, owner=ic, due_date=timezone.localdate(),
+                                 by=ic)
+    client.force_login(manager)
+    client.get(change_url(pir))  # a second render must not inherit the first's names
+    text = html(client.get(change_url(pir)))
+
+    for name, label in [("whys-2-answer", "Why 3: Answer"),
+                        ("factors-0-note", "Contributing factor 1: Note"),
+                        ("prevention-1-DELETE", "Prevention measure 2: Delete"),
+                        ("action_items-0-owner", "Action item 1: Owner"),
+                        ("action_items-1-owner", "Action item 2: Owner"),
+                        ("action_items-1-link", "Action item 2: Link")]:
+        assert re.search(rf'<[^>]*name="{name}"[^>]*aria-label="{label}"|'
+                         rf'<[^>]*aria-label="{label}"[^>]*name="{name}"', text), name
 
 
 def test_inline_action_item_due_before_the_incident_is_shown_beside_the_field(
