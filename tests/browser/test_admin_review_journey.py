@@ -60,14 +60,14 @@ def test_a_berlin_manager_sees_one_time_for_one_fact_in_admin_and_app(page, mana
     log_in(page, "manager")
 
     page.goto(f"/admin/reports/postincidentreview/{pir.pk}/change/")
-    expect(page.locator(".field-due_at .readonly")).to_have_text("2026-12-11 02:50 CET")
+    expect(page.locator(".field-due_shown .readonly")).to_have_text("2026-12-11 02:50 CET")
     milestones = page.locator(".field-milestones")
     expect(milestones).not_to_contain_text("(UTC)")
     expect(milestones.locator("tr", has_text="Declared")).to_contain_text(
         "2026-12-10 02:47 CET")
     expect(page.locator("#id_key_entries label").first).to_contain_text(
         "2026-12-10 02:47 CET")
-    expect(page.locator(".field-created_at .readonly")).to_contain_text("CET")
+    expect(page.locator(".field-created_shown .readonly")).to_contain_text("CET")
 
     page.goto(f"/reports/pir/{pir.incident.ref}/")
     expect(page.locator("dd", has_text="2026-12-11")).to_contain_text("2026-12-11 02:50 CET")

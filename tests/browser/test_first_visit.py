@@ -7,7 +7,8 @@ from playwright.sync_api import expect
 
 from .test_ic_flow import log_in
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser,
+              pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_login_and_dashboard_load_with_no_failed_request_or_console_error(page, ic):
