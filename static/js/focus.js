@@ -57,7 +57,9 @@
     for (var el = active; el && el !== document.body; el = el.parentElement) {
       if (el.id) ids.push(el.id);
     }
-    pending.set(e.detail.xhr, { target: swapTarget, targetId: swapTarget && swapTarget.id, ids: ids, byUser: byUser });
+    pending.set(e.detail.xhr, {
+      target: swapTarget, targetId: swapTarget && swapTarget.id, ids: ids, byUser: byUser,
+    });
   });
 
   document.addEventListener("htmx:afterSettle", function (e) {
@@ -70,7 +72,8 @@
 
     var invalid = Array.prototype.find.call(region.querySelectorAll('[aria-invalid="true"]'), visible);
     if (invalid && p.byUser) {
-      if (document.activeElement.getAttribute("aria-invalid") !== "true") focusOn(invalid);
+      var now = document.activeElement;
+      if (!now || now.getAttribute("aria-invalid") !== "true") focusOn(invalid);
       return;
     }
     if (!lost()) return;
