@@ -234,3 +234,36 @@ def test_ids_are_unique_on_every_page_also_while_editing(page, ic, responder):
     assert_ids_unique(page, "the metrics")
     page.goto("/oncall/me/")
     assert_ids_unique(page, "the profile")
+    for path, where in [("/incidents/alerts/", "the alerts"),
+                        ("/incidents/silences/", "the silences"),
+                        ("/incidents/triage/", "the triage"),
+                        ("/incidents/report/", "the report form"),
+                        ("/oncall/pages/", "the pages")]:
+        page.goto(path)
+        assert_ids_unique(page, where)
+
+
+def test_a_live_refresh_keeps_focus_in_the_entry_it_was_in(page, ic):
+    """The timeline refetches itself while the user reads it; focus on an entry's Edit
+    button (no id of its own) comes back to that entry, not to <body>; focus elsewhere
+    is not moved."""
+    incident = declare(ic, title="Search returns nothing", severity=Severity.SEV3)
+    note(incident, ic, body="First look.")
+    entry = note(incident, ic, body="Restarted the search pods.")
+    log_in(page, "ic")
+    page.goto(incident.get_absolute_url())
+    settled(page)
+
+    page.locator(f"#entry-{entry.pk}").get_by_role("link", name="Edit").focus()
+    with page.expect_response(re.compile(r"/timeline/$")):
+        page.evaluate("htmx.trigger(document.body, 'timeline-changed')")
+    wait_for_focus(page, lambda a: a["entry"] == f"entry-{entry.pk}" and a["text"] == "Edit",
+                   "the same entry's Edit button")
+
+    page.locator("#id_body").focus()
+    page.keyboard.type("Half-typed")
+    with page.expect_response(re.compile(r"/timeline/$")):
+        page.evaluate("htmx.trigger(document.body, 'timeline-changed')")
+    page.wait_for_timeout(300)  # past htmx's settle step
+    assert active(page)["id"] == "id_body"
+    expect(page.locator("#id_body")).to_have_value("Half-typed")
