@@ -11,7 +11,8 @@ from .common import LocalDateTimeInput
 class TimelineEntryForm(forms.Form):
     body = forms.CharField(
         label="Entry", max_length=MAX_ENTRY_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 3,
+        # data-focus-default: static/js/focus.js lands here after the form is swapped.
+        widget=forms.Textarea(attrs={"rows": 3, "data-focus-default": "",
                                      "placeholder": "What happened? Markdown welcome."}),
     )
     kind = forms.ChoiceField(
@@ -25,4 +26,11 @@ class TimelineEntryForm(forms.Form):
 
 
 class TimelineEditForm(TimelineEntryForm):
+    """An entry's edit form. Its ids carry the entry (`entry-7-body`): it sits on the
+    incident page beside the Add form, whose ids (`id_body`) must stay unique."""
+
     version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, entry_pk, **kwargs):
+        kwargs.setdefault("auto_id", f"entry-{entry_pk}-%s")
+        super().__init__(*args, **kwargs)

@@ -77,10 +77,11 @@ def timeline_entry_edit(request, ref, pk):
     if request.method == "GET":
         form = TimelineEditForm(initial={"body": entry.body, "kind": entry.kind,
                                          "occurred_at": entry.occurred_at,
-                                         "version": entry.version})
+                                         "version": entry.version},
+                                entry_pk=entry.pk)
         return _entry_response(request, incident, entry, "incidents/_timeline_edit.html",
                                form=form, editing=True)
-    form = TimelineEditForm(request.POST)
+    form = TimelineEditForm(request.POST, entry_pk=entry.pk)
     if not form.is_valid():
         return _entry_response(request, incident, entry, "incidents/_timeline_edit.html",
                                status=400, form=form, editing=True)
@@ -96,8 +97,8 @@ def timeline_entry_edit(request, ref, pk):
         data = request.POST.copy()
         data["version"] = exc.current.version
         return _entry_response(request, incident, exc.current, "incidents/_timeline_edit.html",
-                               status=409, form=TimelineEditForm(data), editing=True,
-                               conflict=str(exc))
+                               status=409, form=TimelineEditForm(data, entry_pk=entry.pk),
+                               editing=True, conflict=str(exc))
     except (services.IncidentError, PermissionDenied) as exc:
         status, message = refusal(exc)
         form.add_error(None, message)

@@ -110,8 +110,8 @@ def test_checklist_tick_and_untick(client, ic, incident):
     item.refresh_from_db()
     assert item.done_at is not None
     assert item.done_by == ic
-    assert re.search(r'<input type="checkbox" name="done" checked> Acknowledge the alert',
-                     html(response))
+    assert re.search(rf'<input type="checkbox" name="done" id="checklist-item-{item.pk}-done" '
+                     r'checked> Acknowledge the alert', html(response))
 
     response = client.post(url(incident, f"checklist/{item.pk}/"), {}, **HX)
     assert response.status_code == 200

@@ -296,6 +296,25 @@ def test_htmx_entry_edit_get_returns_edit_form_fragment(client, ic, incident, no
     assert '<input type="hidden" name="version" value="1"' in text
 
 
+def test_entry_edit_form_ids_name_the_entry_so_they_never_clash_with_the_add_form(
+        client, ic, incident, note):
+    """The edit form sits on the incident page beside the Add form (`id_body`): its ids,
+    and the labels pointing at them, carry the entry (issue 18)."""
+    client.force_login(ic)
+    shown = html(client.get(url(incident, f"timeline/{note.pk}/edit/"), **HX))
+    refused_edit = client.post(url(incident, f"timeline/{note.pk}/edit/"),
+                               {"body": "", "kind": "note", "version": 1}, **HX)
+    assert refused_edit.status_code == 400
+    for text in (shown, html(refused_edit)):
+        assert 'id="id_' not in text
+        for field in ("body", "kind", "occurred_at"):
+            assert f'id="entry-{note.pk}-{field}"' in text
+            assert f'for="entry-{note.pk}-{field}"' in text
+    assert re.search(rf'<textarea[^>]*aria-invalid="true"[^>]*id="entry-{note.pk}-body"|'
+                     rf'<textarea[^>]*id="entry-{note.pk}-body"[^>]*aria-invalid="true"',
+                     html(refused_edit))
+
+
 def test_htmx_entry_edit_post_saves_and_returns_entry_fragment(client, ic, incident, note):
     client.force_login(ic)
     response = client.post(url(incident, f"timeline/{note.pk}/edit/"),
