@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -126,15 +127,18 @@ def _context(request, handoff, **extra):
     form = extra.pop("form", None) or HandoffForm(initial={
         "summary": handoff.summary, "unresolved": handoff.unresolved,
         "version": handoff.version})
+    # Built only if the template shows them: a checklist tick renders only the
+    # checklist, and the shift's activity, readiness and notices cost ~15 queries.
     return {
-        "handoff": handoff, "activity": services.live_activity(handoff),
+        "handoff": handoff, "activity": SimpleLazyObject(lambda: services.live_activity(handoff)),
         "phases": [(phase, items) for phase, items in phases if items],
         "checks_done": sum(1 for c in checks if c.done_at), "checks_total": len(checks),
         "form": form, "can_edit": services.can_edit(request.user, handoff),
         "can_acknowledge": handoff.awaits_acknowledgement
         and request.user.pk == handoff.incoming_id,
-        "readiness": _readiness(handoff), "upcoming": _upcoming(handoff),
-        "notices": list(notices.for_key(f"handoff:{handoff.pk}:")),
+        "readiness": SimpleLazyObject(lambda: _readiness(handoff)),
+        "upcoming": SimpleLazyObject(lambda: _upcoming(handoff)),
+        "notices": SimpleLazyObject(lambda: list(notices.for_key(f"handoff:{handoff.pk}:"))),
         "shift_started": handoff.shift_start <= timezone.now(),
         "incoming_started": handoff.shift_end <= timezone.now(),
         **extra,

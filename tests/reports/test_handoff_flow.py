@@ -455,6 +455,21 @@ def test_ticking_records_who_and_when_and_unticking_clears_it(handoff, ic, clock
     assert '<span class="count">0/13</span>' in html(response)
 
 
+def test_a_tick_builds_only_the_checklist(handoff, ic, responder, reachable):
+    for n in range(5):
+        incident_of(ic if n % 2 else responder, f"Incident {n:03d}", minutes_ago=n + 1)
+    check = handoff.checks.first()
+    client = as_user(ic)
+
+    with CaptureQueriesContext(connection) as tick:
+        response = client.post(url(handoff, f"checks/{check.pk}/"), {"done": "on"}, **HX)
+
+    assert_fragment(response, "handoff-checklist")
+    # Session, user, roles, the handoff, the check, its write, the checklist (9 here;
+    # 20 when the shift's incidents, pages, readiness and notices were built too).
+    assert len(tick) <= 10, "\n".join(q["sql"] for q in tick.captured_queries)
+
+
 def test_a_check_of_another_shift_is_refused(handoff, schedule, ic):
     other = services.current_handoff(schedule, END + timedelta(days=1))
     foreign = other.checks.first()
