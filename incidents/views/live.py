@@ -10,7 +10,6 @@ swaps each section by id and keeps what the user is typing.
 
 from django.http import Http404
 from django.template.loader import render_to_string
-from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -42,13 +41,13 @@ def incident_live(request, ref):
         return versions.no_change()
     incident = incident_for_page(ref)
     context = detail_context(request, incident)
-    html = [render_to_string(f"{DETAIL}#{name}", context, request) for name in SECTIONS]
-    html.append(render_to_string(ALERTS, context, request))
-    html.append(render_to_string(f"{COMMS}#incident-comms",
-                                 comms_context(request, incident), request))
-    html.append(render_to_string(f"{RUNBOOKS}#incident-runbooks",
-                                 runbooks_context(request, incident), request))
-    return versions.changed(mark_safe("".join(html)), current)  # noqa: S308 - rendered
+    sections = [render_to_string(f"{DETAIL}#{name}", context, request) for name in SECTIONS]
+    sections.append(render_to_string(ALERTS, context, request))
+    sections.append(render_to_string(f"{COMMS}#incident-comms",
+                                     comms_context(request, incident), request))
+    sections.append(render_to_string(f"{RUNBOOKS}#incident-runbooks",
+                                     runbooks_context(request, incident), request))
+    return versions.changed(sections, current)
 
 
 @require_GET
@@ -58,6 +57,6 @@ def dashboard_live(request):
     current = versions.version(versions.DASHBOARD)
     if versions.unchanged(request, current):
         return versions.no_change()
-    html = render_to_string("incidents/dashboard.html#dashboard-live",
-                            dashboard_context(request), request)
-    return versions.changed(html, current)
+    section = render_to_string("incidents/dashboard.html#dashboard-live",
+                               dashboard_context(request), request)
+    return versions.changed([section], current)

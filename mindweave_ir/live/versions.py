@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.http import HttpResponse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from .models import LiveTopic
 
@@ -84,7 +84,8 @@ def no_change():
     return HttpResponse(status=204)
 
 
-def changed(html, current):
-    """The changed sections, wrapped with the version they show (the client swaps
-    each top-level element by id and polls with `data-live-version` next)."""
-    return HttpResponse(format_html('<div data-live-version="{}">{}</div>', current, html))
+def changed(sections, current):
+    """The sections (rendered templates), wrapped with the version they show: the
+    client swaps each top-level element by id and polls with `data-live-version` next."""
+    body = format_html_join("", "{}", ((section,) for section in sections))
+    return HttpResponse(format_html('<div data-live-version="{}">{}</div>', current, body))

@@ -35,8 +35,8 @@ from tests.pages import html
 
 pytestmark = pytest.mark.django_db
 
-# session, user, roles, time-zone profile (every signed-in request) + the version.
-UNCHANGED_POLL_MAX_QUERIES = 5
+# session, user, time-zone profile (every signed-in request) + the version: nothing else.
+UNCHANGED_POLL_MAX_QUERIES = 4
 
 
 @pytest.fixture
