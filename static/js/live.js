@@ -102,7 +102,11 @@
       if (!draft && el !== focused) return false;
       var twin = (fresher[key] || [])[n - 1];
       if (!twin) return draft;
-      moves.push({from: el, to: twin, draft: draft, focused: el === focused});
+      var move = {from: el, to: twin, draft: draft, focused: el === focused};
+      if (move.focused && typeof el.selectionStart === "number") {
+        move.selection = [el.selectionStart, el.selectionEnd, el.selectionDirection];
+      }
+      moves.push(move);
       return false;
     });
     if (blocked) return null;
@@ -132,8 +136,8 @@
     todo.moves.forEach(function (m) {
       if (!m.focused) return;
       m.to.focus({preventScroll: true});
-      if (typeof m.from.selectionStart === "number") {
-        try { m.to.setSelectionRange(m.from.selectionStart, m.from.selectionEnd, m.from.selectionDirection); } catch (e) { /* no selection on this type */ }
+      if (m.selection) {
+        try { m.to.setSelectionRange.apply(m.to, m.selection); } catch (e) { /* no selection on this type */ }
       }
     });
   }
