@@ -30,8 +30,10 @@ from oncall.models import (
     Schedule,
     ScheduleMember,
 )
+from reports.services import pir as pir_services
 from tests.incidents.factories import ServiceFactory, declare
 from tests.pages import html
+from tests.reports.factories import resolved_pir
 
 pytestmark = pytest.mark.django_db
 
@@ -268,3 +270,14 @@ def test_dashboard_follows_overrides_of_the_on_call_panel(
                                         end=start + timedelta(hours=2), by=ic)
     assert versions.version(versions.DASHBOARD) == before + 1
     assert LiveTopic.objects.filter(key=versions.DASHBOARD).exists()
+
+
+def test_the_review_changing_moves_its_incident(ic, django_capture_on_commit_callbacks):
+    """The incident page's header names its review's state."""
+    with django_capture_on_commit_callbacks(execute=True):
+        pir = resolved_pir(ic)
+    before = version_of(pir.incident)
+    with django_capture_on_commit_callbacks(execute=True):
+        pir_services.update_section(pir, section="summary", expected_version=pir.version,
+                                    data={"impact": "Some customers could not pay."}, by=ic)
+    assert version_of(pir.incident) == before + 1
