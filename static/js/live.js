@@ -2,12 +2,16 @@
 // and data-live-version (the incident page, the dashboard) polls its URL every 2 s
 // while the tab is visible: 204 means nothing changed; 200 brings the changed
 // sections, each swapped by id. What the user is doing survives a swap: a draft typed
-// in any form control, the focused control and its selection, open <details>, and a
-// timeline entry open for editing or history. No inline script anywhere.
+// in any form control, the focused control and its selection, open <details>, a
+// timeline entry open for editing or history, an update being composed. No inline
+// script anywhere.
 (function () {
   "use strict";
 
   var INTERVAL = 2000;
+  // What the user opened to work in: kept as it is across swaps (moved into the new
+  // section in place of its twin), and a section without its twin waits.
+  var KEEP = ".editing, .history, [data-live-keep]";
   var timer = null;
   var inFlight = false;
 
@@ -84,7 +88,7 @@
   function plan(old, fresh) {
     if (old.matches(".htmx-request") || old.querySelector(".htmx-request")) return null;
     var kept = [];
-    var blocked = Array.prototype.some.call(old.querySelectorAll(".editing, .history"), function (el) {
+    var blocked = Array.prototype.some.call(old.querySelectorAll(KEEP), function (el) {
       var twin = el.id && fresh.querySelector("#" + CSS.escape(el.id));
       if (!twin) return true;
       kept.push([el, twin]);

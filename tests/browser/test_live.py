@@ -6,9 +6,11 @@ timeline entry, and the Incident Commander (B) acting in the other browser, or t
 paging engine's sends, run here as the engine runs them.
 """
 
+import importlib
 import re
 
 import pytest
+from django.apps import apps
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -193,4 +195,33 @@ def test_drafts_in_a_section_that_changes_survive_its_swap(
     page.keyboard.type("Login fixed; ")
     expect(waiver).to_have_value("Login fixed; done by hand in the console")
     expect(reason).to_have_value("Only EU customers are affected")
+    assert page.evaluate("window.__noNavigation") is True
+
+
+def test_an_update_being_composed_stays_open_while_others_write(page, other, ic):
+    """The compose form is opened on demand (not part of the section as rendered for
+    everyone): the section waits, untouched, while the rest of the page goes on."""
+    importlib.import_module("incidents.migrations.0006_comms_seed").seed(apps, None)
+    incident = services.declare_incident(title="Checkout errors", severity=Severity.SEV2,
+                                         by=ic)
+    log_in(page, "ic")
+    page.goto(incident.get_absolute_url())
+    page.evaluate("window.__noNavigation = true")
+    page.locator("#incident-comms").get_by_role("link",
+                                                name="Post update: Investigating").click()
+    compose = page.locator("#comms-compose")
+    expect(compose).to_be_visible()
+
+    log_in(other, "ic")
+    other.goto(incident.get_absolute_url())
+    other.fill("#id_body", "Payments provider confirms an outage")
+    other.get_by_role("button", name="Add entry").click()
+
+    expect(page.locator("#incident-timeline")).to_contain_text("Payments provider confirms",
+                                                               timeout=LIVE)
+    # A further poll answers the same change again (the comms section waited, so the
+    # version stayed): still nothing closes the form.
+    with page.expect_response(lambda r: "/live/" in r.url and r.status == 200):
+        pass
+    expect(compose).to_be_visible()
     assert page.evaluate("window.__noNavigation") is True
