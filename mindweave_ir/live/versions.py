@@ -26,18 +26,19 @@ def bump(*keys):
     """Advance the topics `keys` (and DASHBOARD) once the current transaction commits
     (at once outside a transaction). Empty keys are ignored.
 
-    A transaction that bumps many times (a service writing several entries, a batch
-    of alerts joining one incident) advances each topic once: its bumps gather in one
-    pending callback, as long as that callback is still queued (a rolled-back
-    savepoint drops it, and the next bump queues a new one)."""
+    A service that bumps many times (locking the incident, writing two entries, a
+    page event) advances each topic once: bumps at the same transaction level gather
+    in one pending callback while it is still queued. A savepoint gets its own, so a
+    rolled-back savepoint takes only its own bumps with it."""
     topics = {k for k in keys if k} | {DASHBOARD}
     connection = transaction.get_connection()
     pending = getattr(connection, "live_pending", None)
-    if connection.in_atomic_block and pending is not None and not pending.done and any(
-            queued[1] is pending for queued in connection.run_on_commit):
+    if (connection.in_atomic_block and pending is not None and not pending.done
+            and pending.level == connection.savepoint_ids
+            and any(queued[1] is pending for queued in connection.run_on_commit)):
         pending.topics |= topics
         return
-    pending = _Pending(topics)
+    pending = _Pending(topics, list(connection.savepoint_ids))
     connection.live_pending = pending if connection.in_atomic_block else None
     transaction.on_commit(pending, robust=True)
 
@@ -45,8 +46,9 @@ def bump(*keys):
 class _Pending:
     """The topics one transaction changed, advanced when it commits."""
 
-    def __init__(self, topics):
+    def __init__(self, topics, level):
         self.topics = topics
+        self.level = level  # the savepoints it was queued under
         self.done = False
 
     def __call__(self):

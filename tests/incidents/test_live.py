@@ -156,13 +156,12 @@ def test_a_step_of_the_runbook_moves_the_version(watched, ic,
     assert version_of(watched) > before
 
 
-def test_a_transaction_moves_a_version_once_and_a_rollback_not_at_all(
+def test_a_service_moves_a_version_once_and_a_rollback_not_at_all(
         watched, ic, django_capture_on_commit_callbacks):
     before = version_of(watched)
     with django_capture_on_commit_callbacks() as queued:
-        services.change_status(watched, to=Status.INVESTIGATING, by=ic)
-        services.add_timeline_entry(watched, body="Two bumps", by=ic)
-    assert len(queued) == 1  # both services' bumps gathered in one callback
+        services.add_timeline_entry(watched, body="Two bumps", by=ic)  # lock + entry
+    assert len(queued) == 1  # the service's bumps gathered in one callback
     queued[0]()
     assert version_of(watched) == before + 1
 
@@ -171,7 +170,7 @@ def test_a_transaction_moves_a_version_once_and_a_rollback_not_at_all(
             services.add_timeline_entry(watched, body="Rolled back", by=ic)
             raise RuntimeError
         services.add_timeline_entry(watched, body="After the rollback", by=ic)
-    assert len(queued) == 1  # the rolled-back bump is gone; the next one queued anew
+    assert len(queued) == 1  # the rolled-back bump is gone with its savepoint
     queued[0]()
     assert version_of(watched) == before + 2
 
