@@ -92,7 +92,7 @@ lint: $(STAMP)
 
 # A report, not a test: each part in turn (paging latency with a real worker and beat,
 # PIR PDF render time, alert ingestion rate, page latency at 8 clients against
-# /healthz), then var/bench/report.md with every figure beside its DESIGN.md bar.
+# /healthz, an unchanged live update at 50 watchers against /healthz), then var/bench/report.md with every figure beside its DESIGN.md bar.
 # Needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL; defaults: local databases named
 # mindweave_bench*, Redis db 1). BENCH_PARTS=pages,pdf runs only those parts. Exits
 # non-zero only if a part cannot measure.

@@ -6,6 +6,7 @@ from .views import (
     checklists,
     comms,
     incidents,
+    live,
     runbooks,
     silences,
     timeline,
@@ -15,6 +16,7 @@ from .views import (
 app_name = "incidents"
 urlpatterns = [
     path("", incidents.dashboard, name="dashboard"),
+    path("live/", live.dashboard_live, name="dashboard-live"),
     path("incidents/", incidents.incident_list, name="list"),
     path("incidents/declare/", incidents.declare, name="declare"),
     path("incidents/alerts/", alerts.alert_list, name="alerts"),
@@ -31,6 +33,7 @@ urlpatterns = [
     path("incidents/triage/<int:pk>/dismiss/", triage.report_dismiss,
          name="report-dismiss"),
     path("incidents/<str:ref>/", incidents.incident_detail, name="detail"),
+    path("incidents/<str:ref>/live/", live.incident_live, name="live"),
     path("incidents/<str:ref>/status/", incidents.incident_transition, name="transition"),
     path("incidents/<str:ref>/resolve/", incidents.incident_resolve, name="resolve"),
     path("incidents/<str:ref>/severity/", incidents.incident_severity, name="severity"),

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",
     "mindweave_ir",
+    "mindweave_ir.live",
     "oncall",
     "incidents",
     "reports",

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mindweave_ir.errors import Refused
+from mindweave_ir.live import versions as live
 from mindweave_ir.templatetags.mw import display_name
 
 from . import channels, delivery, wakeup
@@ -60,10 +61,17 @@ def subscribe(listener):
 
 
 def _event(page, kind, text, *, by=None, flagged=False, now=None):
+    """Record a page event, tell the listeners, and move the live version of what the
+    page is about (its `source`, e.g. an incident's page) on commit."""
+    _changed(page)
     PageEvent.objects.create(page=page, kind=kind, text=text, flagged=flagged,
                              at=now or timezone.now())
     for listener in _listeners:
         listener(kind, page, text, by=by)
+
+
+def _changed(page):
+    live.bump(page.source)
 
 
 _name = display_name
@@ -364,6 +372,7 @@ def deliver(notification_id, *, now=None):
         return "not mine"
     notification = Notification.objects.select_related("page", "user", "contact_method") \
         .get(pk=notification_id)
+    _changed(notification.page)  # now "sending", shown on the paging card
     if notification.page.status != PageStatus.TRIGGERED:
         Notification.objects.filter(pk=notification_id).update(status=DeliveryStatus.CANCELLED)
         return "page no longer open"
@@ -381,6 +390,7 @@ def deliver(notification_id, *, now=None):
 @transaction.atomic
 def _delivery_failed(notification, exc):
     delay, error = delivery.record_failure(notification, exc)
+    _changed(notification.page)
     if delay:
         return f"retry in {delay}s: {error}"
     _event(notification.page, PageEventKind.FAILED,

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mindweave_ir.inputs import PLANNING_HORIZON, OutOfRange, ahead, check_time
+from mindweave_ir.live import versions as live
 from mindweave_ir.templatetags.mw import person, when
 
 from . import channels, paging
@@ -173,7 +174,9 @@ def _apply_schedule_fields(schedule, fields):
 
 
 def _save_schedule(schedule):
-    """Save; a name taken meanwhile by a concurrent writer is a refusal, not a 500."""
+    """Save; a name taken meanwhile by a concurrent writer is a refusal, not a 500.
+    The dashboard's on-call panel shows schedules: its watchers are told on commit."""
+    live.bump()
     try:
         with transaction.atomic():
             schedule.save()
@@ -256,6 +259,7 @@ def create_override(schedule, *, user, start, end, reason="", by):
     check_override(locked, start=start, end=end)
     override = Override.objects.create(schedule=locked, user=user, start=start, end=end,
                                        reason=reason, created_by=by)
+    live.bump()  # the dashboard's on-call panel
     logger.info("override %s on schedule %s created by %s", override.pk, locked.pk, by)
     return override
 
@@ -270,6 +274,7 @@ def delete_override(override, *, by):
     logger.info("override %s on schedule %s deleted by %s", override.pk,
                 override.schedule_id, by)
     override.delete()
+    live.bump()  # the dashboard's on-call panel
 
 
 # --- API tokens --------------------------------------------------------------------------

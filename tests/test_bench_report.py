@@ -1,7 +1,7 @@
 """The combined `make bench` report (tests/bench/report.py) says what each figure means
 against its bar, and never passes off a part that could not measure."""
 
-from tests.bench import report
+from tests.bench import live_poll, report
 from tests.bench.figures import figure
 
 FACTS = [("CPU", "2 × Test CPU")]
@@ -42,3 +42,22 @@ def test_all_bars_met_says_so():
     outcomes = {"paging": (40.0, 0, [figure("p95", "0.2 s", "< 2 s", True)])}
 
     assert "Every bar met." in report.render(FACTS, outcomes)
+
+
+def test_the_live_part_judges_the_unchanged_poll_against_healthz():
+    def measured(p95, rate=100.0):
+        return {"p50": p95 / 2, "p95": p95, "n": 1000, "errors": [], "rate": rate}
+
+    results = {"/healthz": measured(0.010),
+               "unchanged live update": measured(0.015, 80.0),
+               "changed live update (sections rendered)": measured(0.200, 10.0)}
+    rows = live_poll.headline(results, queries=4)
+    unchanged = rows[1]
+    assert unchanged["met"] is True and unchanged["ratio"] == 1.5
+    assert "4 queries, 204" in unchanged["figure"] and "80 req/s" in unchanged["figure"]
+    assert rows[2]["met"] is None  # the changed poll is context, not a bar
+
+    results["unchanged live update"] = measured(0.025)
+    assert live_poll.headline(results, queries=4)[1]["met"] is False  # 2.5x: not near
+    results["unchanged live update"] = {**measured(0.012), "errors": [302]}
+    assert live_poll.headline(results, queries=4)[1]["met"] is False  # not a 204

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from mindweave_ir.live import versions as live
 from oncall import channels, delivery
 from oncall.models import DeliveryStatus
 
@@ -73,6 +74,9 @@ def refresh_status(update_id):
         status = CommsStatus.SENT
     CommsUpdate.objects.filter(pk=update_id).update(status=status, error=error,
                                                     attempts=totals["attempts"] or 0)
+    incident_id = CommsUpdate.objects.filter(pk=update_id).values_list("incident_id",
+                                                                       flat=True).first()
+    live.bump(live.incident_key(incident_id) if incident_id else "")
 
 
 def deliver_due(*, now=None):

@@ -10,6 +10,8 @@ import hashlib
 from django.db.models import F, Q
 from django.utils import timezone
 
+from mindweave_ir.live import versions as live
+
 from .. import matchers, services
 from ..models import (
     OPEN_ALERT_STATUSES,
@@ -107,6 +109,13 @@ def _silenced_routing(why, silence):
 def _fold(alert, now):
     Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_received_at=now)
     alert.count, alert.last_received_at = alert.count + 1, now
+    _changed(alert)
+
+
+def _changed(alert):
+    """The alert's incident page lists it: tell its watchers (once per transaction)."""
+    if alert.incident_id:
+        live.bump(live.incident_key(alert.incident_id))
 
 
 def _trigger(context, message, now):
@@ -167,6 +176,7 @@ def _route(context, alert, message, why):
         alert.routing = f"{why}: joined {incident.ref}, the open incident of its group; " \
                         "no page (the incident's own paging covers it)."
         alert.save()
+        _changed(alert)
         _note_join(context, incident, message)
         return alert, f"new alert #{alert.pk} joined {incident.ref}"
     incident, page = services.open_incident_for_alert(

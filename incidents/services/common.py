@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from mindweave_ir.errors import Conflict, Refused
 from mindweave_ir.inputs import BAD_TEXT_MESSAGE, has_bad_characters
+from mindweave_ir.live import versions as live
 from mindweave_ir.markup import render_markdown
 from mindweave_ir.templatetags.mw import display_name
 
@@ -41,8 +42,10 @@ def refuse_bad_text(*texts):
 
 
 def write_entry(incident, kind, body, *, by, occurred_at=None):
-    """A timeline entry (Markdown, rendered and sanitised once, here)."""
+    """A timeline entry (Markdown, rendered and sanitised once, here); the incident's
+    live version moves on commit."""
     refuse_bad_text(body)
+    changed(incident)
     now = timezone.now()
     return TimelineEntry.objects.create(
         incident=incident, kind=kind, body=body, body_html=render_markdown(body),
@@ -51,8 +54,15 @@ def write_entry(incident, kind, body, *, by, occurred_at=None):
 
 
 def lock(incident):
-    """Re-read the incident under a row lock so concurrent writers queue up."""
+    """Re-read the incident under a row lock so concurrent writers queue up. Every
+    service that locks an incident changes it, so its live version moves on commit."""
+    changed(incident)
     return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+def changed(incident):
+    """Tell the incident's watchers (its page, the dashboard) once this commits."""
+    live.bump(live.incident_key(incident.pk))
 
 
 def require_edit(incident, by):

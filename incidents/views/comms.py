@@ -25,7 +25,8 @@ from .detail import incident_for_section
 PANEL = "incidents/comms/comms_panel.html"
 
 
-def _comms_context(request, incident, **overrides):
+def comms_context(request, incident, **overrides):
+    """The section's context (also rendered by the live update, views/live.py)."""
     last = cadence.last_update_at(incident)
     templates = list(CommsTemplate.objects.filter(is_active=True))
     context = {
@@ -44,7 +45,7 @@ def _comms_context(request, incident, **overrides):
 
 def _respond(request, incident, partial, *, status=200, changed=False, **context):
     """A fragment for HTMX; otherwise the section as a page (a good POST redirects)."""
-    return respond(request, PANEL, lambda: _comms_context(request, incident, **context),
+    return respond(request, PANEL, lambda: comms_context(request, incident, **context),
                    partial=partial, page="incidents/comms/comms_page.html", status=status,
                    redirect_to=reverse("incidents:comms", args=[incident.ref]),
                    timeline_changed=changed)

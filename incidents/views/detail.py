@@ -5,13 +5,15 @@ communications and runbook sections load separately (comms.py, runbooks.py)."""
 
 import functools
 
-from django.db.models import Prefetch
+from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django_htmx.http import trigger_client_event
 
 from mindweave_ir.htmx import is_fragment
+from mindweave_ir.live.models import LiveTopic
 from oncall import paging
 from oncall.models import Notification, Page, PageStatus
 
@@ -30,11 +32,19 @@ DETAIL = "incidents/incident_detail.html"
 TIMELINE_RECENT = 100  # entries shown before "Show the N earlier entries"
 
 
+def with_live_version(queryset):
+    """Each incident with `live_version`, its live topic's version, read in the same
+    query: the page polls with the version read before anything on it was."""
+    key = Concat(Value("incident:"), Cast(OuterRef("pk"), CharField()))
+    topic = LiveTopic.objects.filter(key=key).values("version")[:1]
+    return queryset.annotate(live_version=Coalesce(Subquery(topic), 0))
+
+
 def incident_for_page(ref):
     """The incident with everything its page shows joined or prefetched, or 404."""
-    return incident_or_404(ref, Incident.objects.select_related(
+    return incident_or_404(ref, with_live_version(Incident.objects.select_related(
         "commander", "technical_lead", "communications_lead", "declared_by", "pir"
-    ).prefetch_related("services", "responders"))
+    ).prefetch_related("services", "responders")))
 
 
 def incident_for_section(ref):

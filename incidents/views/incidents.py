@@ -17,6 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from mindweave_ir import tables
 from mindweave_ir.csv_export import csv_response
 from mindweave_ir.htmx import is_fragment
+from mindweave_ir.live import versions
 from oncall import paging
 from oncall.dashboard import on_call_panel
 from oncall.models import Page, PageStatus
@@ -60,7 +61,15 @@ def add_dashboard_panel(template, context):
 
 @require_GET
 def dashboard(request):
-    """Active incidents worst first, with SLA timers; "my incidents"."""
+    """Active incidents worst first, with SLA timers; "my incidents". It updates itself
+    live (views/live.py) from the version read here, before anything else."""
+    live_version = versions.version(versions.DASHBOARD)
+    return render(request, "incidents/dashboard.html",
+                  dashboard_context(request) | {"live_version": live_version})
+
+
+def dashboard_context(request):
+    """What the dashboard shows (its live update renders the same)."""
     active = (Incident.objects.exclude(status=Status.RESOLVED)
               .select_related("commander").prefetch_related("services")
               .order_by("severity", "detected_at"))  # SEV-1 is 1: worst first
@@ -74,7 +83,7 @@ def dashboard(request):
     now = timezone.now()
     my_pages = (Page.objects.filter(status=PageStatus.TRIGGERED, notifications__user=request.user)
                 .distinct().order_by("created_at")[:DASHBOARD_LIMIT])
-    return render(request, "incidents/dashboard.html", {
+    return {
         "on_call": on_call_panel(now),
         "my_pages": my_pages,
         "panels": [{"template": template, "panel": context(request, now)}
@@ -85,7 +94,7 @@ def dashboard(request):
         "limit": DASHBOARD_LIMIT,
         "can_declare": permissions.can_declare(request.user),
         "now": now,
-    })
+    }
 
 
 @require_GET

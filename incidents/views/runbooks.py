@@ -57,17 +57,24 @@ def attached(incident):
     return result
 
 
-def _respond(request, incident, *, status=200, **extra):
-    """The section for HTMX, else its own page; a successful plain POST redirects."""
-    return respond(request, RUNBOOKS, lambda: {
+def runbooks_context(request, incident, **extra):
+    """The section's context (also rendered by the live update, views/live.py)."""
+    return {
         "incident": incident,
         "can_attach": permissions.can_command(request.user, incident),
         "can_tick": permissions.can_edit(request.user, incident),
         "attached": attached(incident),
         "suggested": suggested(incident),
         **extra,
-    }, partial="incident-runbooks", page="incidents/comms/runbooks_page.html",
-        status=status, redirect_to=reverse("incidents:runbooks", args=[incident.ref]))
+    }
+
+
+def _respond(request, incident, *, status=200, **extra):
+    """The section for HTMX, else its own page; a successful plain POST redirects."""
+    return respond(request, RUNBOOKS, lambda: runbooks_context(request, incident, **extra),
+                   partial="incident-runbooks", page="incidents/comms/runbooks_page.html",
+                   status=status,
+                   redirect_to=reverse("incidents:runbooks", args=[incident.ref]))
 
 
 @require_GET

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from mindweave_ir.errors import Conflict, Refused
+from mindweave_ir.live import versions as live
 from mindweave_ir.templatetags.mw import display_name
 from oncall import notices
 from oncall.roles import Role, has_role
@@ -171,6 +172,7 @@ def hand_off(handoff, *, summary, unresolved, expected_version, by, now=None):
         current.handed_off_at, current.handed_off_by = now, by
         current.version += 1
         current.save()
+        live.bump()  # the dashboard lists handoffs awaiting acknowledgement
         notices.notify(
             current.incoming, key=f"handoff:{current.pk}:handed-off",
             subject=f"On-call handoff: {current.schedule_name} — please acknowledge",
@@ -207,6 +209,7 @@ def acknowledge(handoff, *, by, now=None):
             version=F("version") + 1)
         if not won:
             raise HandoffError("Already acknowledged.")
+        live.bump()  # the dashboard lists handoffs awaiting acknowledgement
         handoff.refresh_from_db()
         notices.notify(
             handoff.handed_off_by or handoff.outgoing, key=f"handoff:{handoff.pk}:acknowledged",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from incidents import permissions as incident_permissions
 from mindweave_ir.errors import Conflict, Refused
 from mindweave_ir.inputs import PLANNING_HORIZON, OutOfRange, check_date
+from mindweave_ir.live import versions as live
 from mindweave_ir.templatetags.mw import display_name
 from oncall.roles import Role, has_role
 
@@ -116,8 +117,11 @@ def _require_edit(pir, by):
 
 
 def _bump(pir):
+    """A new version of the review; its incident's page names the review's state, so
+    the incident's watchers are told too (on commit)."""
     PostIncidentReview.objects.filter(pk=pir.pk).update(version=F("version") + 1,
                                                         updated_at=timezone.now())
+    live.bump(live.incident_key(pir.incident_id))
     pir.refresh_from_db(fields=["version", "updated_at"])
 
 

@@ -40,16 +40,6 @@
     if (e.detail.successful) banner().hidden = true;
   });
 
-  // Live timeline: every 15 s, refetch the timeline so entries written by others
-  // appear. Skipped while the tab is hidden or an entry is open for editing or
-  // history here, so nobody's half-typed text is ever replaced.
-  setInterval(function () {
-    var timeline = document.getElementById("incident-timeline");
-    if (!timeline || document.visibilityState !== "visible" || !window.htmx) return;
-    if (timeline.querySelector(".editing, .history")) return;
-    window.htmx.trigger(document.body, "timeline-changed");
-  }, 15000);
-
   // One-key answers in the declare wizard: a button with data-shortcut="y" is
   // clicked by pressing Y, unless the user is typing in a field.
   document.addEventListener("keydown", function (e) {

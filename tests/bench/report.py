@@ -7,7 +7,7 @@ Runs each part in its own process, in turn (each sets Django up against its own
 database and they must not compete for this machine's cores), then writes
 var/bench/report.md from the figures each part saved (tests/bench/figures.py), with
 the machine they were measured on. Each part's detailed report stays beside it
-(var/bench/paging.md, pdf.md, ingest.md, pages.md).
+(var/bench/paging.md, pdf.md, ingest.md, pages.md, live.md).
 
 A report, not a test: exit 0 when every part measured, whether or not the bars are
 met; 2 when a part could not measure (its row says so; the others still ran).
@@ -40,6 +40,9 @@ PARTS = [
     ("pages", "tests.bench.pages",
      "Page latency: 10,000 seeded incidents (50 timeline entries each), gunicorn, 8 "
      "concurrent clients, PostgreSQL (detail: pages.md)"),
+    ("live", "tests.bench.live_poll",
+     "Live updates: 50 watchers, each its own session, polling one incident back to back "
+     "through gunicorn, PostgreSQL (detail: live.md)"),
 ]
 
 

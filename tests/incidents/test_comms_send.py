@@ -104,7 +104,8 @@ def test_customer_email_goes_to_confirmed_subscribers_through_smtp(
     with django_capture_on_commit_callbacks() as callbacks:
         update = send(incident, ic, CommsKind.CUSTOMER_EMAIL, "[MindWeave] Service Disruption",
                       "Dear Customer,\n\nWe are on it.")
-    assert len(callbacks) == 1 and update.status == CommsStatus.QUEUED
+    # the delivery task's wake-up, and the incident's live version
+    assert len(callbacks) == 2 and update.status == CommsStatus.QUEUED
     assert update.recipients == 2
     assert delivery.deliver_update(update.pk) is None
     update.refresh_from_db()
@@ -215,7 +216,7 @@ def test_permanent_failure_shows_the_error_and_resend_delivers(
     receiver.answer(200, "ok")
     with django_capture_on_commit_callbacks() as callbacks:
         services.resend_update(update, by=ic)
-    assert len(callbacks) == 1
+    assert len(callbacks) == 2  # the wake-up, and the incident's live version
     delivery.deliver_update(update.pk)
     update.refresh_from_db()
     assert update.status == CommsStatus.SENT and update.error == ""

@@ -25,7 +25,8 @@ HX = {"HTTP_HX_REQUEST": "true"}
 LIST_MAX_QUERIES = 9
 LIST_FRAGMENT_MAX_QUERIES = 7
 CSV_MAX_QUERIES = 5
-DASHBOARD_MAX_QUERIES = 13  # + pages paging you, + the on-call panel (schedules prefetched)
+DASHBOARD_MAX_QUERIES = 14  # + pages paging you, + the on-call panel (schedules prefetched),
+#                             + its live version (read before the rest)
 DETAIL_MAX_QUERIES = 12  # + the paging card: its pages and their notifications
 TIMELINE_FRAGMENT_MAX_QUERIES = 8
 

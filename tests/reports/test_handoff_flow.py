@@ -21,6 +21,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from incidents.models import Incident
+from mindweave_ir.live import versions as live
 from oncall import notices
 from oncall.models import ContactKind, ContactMethod, DeliveryStatus, Notice
 from reports import activity, shifts
@@ -196,7 +197,8 @@ def test_handing_off_freezes_the_activity_and_notifies_the_incoming_on_each_meth
     assert [r["ref"] for r in row.activity["opened"]["rows"]] == [incident.ref]
     sent = Notice.objects.filter(key=f"handoff:{handoff.pk}:handed-off").order_by("id")
     assert [(n.user, n.contact_method) for n in sent] == [(responder, m) for m in reachable]
-    assert len(wakes) == 2  # each sent as soon as the hand-off commits
+    # each sent as soon as the hand-off commits; and the dashboard's live version moves
+    assert len(wakes) == 3
     assert all("Quiet week; one SEV-2 on checkout." in n.text for n in sent)
 
     # The incident changes afterwards; the handed-over page does not.
@@ -792,3 +794,16 @@ def test_a_row_the_outgoing_held_a_role_in_names_them_not_their_role(ic):
 
     assert "their role" not in text
     assert "Ic held a role</span>" in text
+
+
+def test_handing_off_and_acknowledging_move_the_dashboards_live_version(
+        handoff, ic, responder, django_capture_on_commit_callbacks):
+    """The dashboard lists handoffs awaiting acknowledgement: its watchers see them
+    come and go (issue 18)."""
+    before = live.version(live.DASHBOARD)
+    with django_capture_on_commit_callbacks(execute=True):
+        hand_off(handoff, ic)
+    assert live.version(live.DASHBOARD) == before + 1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.acknowledge(handoff, by=responder, now=NOW)
+    assert live.version(live.DASHBOARD) == before + 2
