@@ -89,7 +89,8 @@ def test_another_persons_changes_appear_live_while_a_draft_survives(
     expect(paging_card).to_contain_text("acknowledged by Ic", timeout=LIVE)
     assert_draft_kept(page)
 
-    other.get_by_role("button", name="Acknowledge & investigate").click()
+    # Acknowledged through its page: the header now offers plain "Investigating".
+    other.locator("#incident-header").get_by_role("button", name="Investigating").click()
     expect(page.locator("#incident-header .badges")).to_contain_text("Investigating",
                                                                      timeout=LIVE)
     assert_draft_kept(page)
