@@ -45,7 +45,10 @@ from . import TEMPLATE, PDFUnavailable, render_pir_pdf
 log = logging.getLogger(__name__)
 
 TASK = "reports.tasks.render_review_pdf"
-WAKE_TTL = 60  # seconds; the task takes the key when it starts (see schedule_render)
+# Seconds a wake-up flag lives unless the task takes it first (schedule_render). Short:
+# with a per-process cache (the embedded setup, no Redis) the worker cannot take the
+# web process's flag, and an edit inside the window is then rendered by its download.
+WAKE_TTL = 5
 
 # Fields that change without changing the PDF (a reminder sent, a breach noted, the
 # timestamp of the row): left out so they do not force a render.
