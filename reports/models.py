@@ -117,6 +117,27 @@ class PostIncidentReview(models.Model):
         ]
 
 
+class ReviewPDF(models.Model):
+    """The latest rendered PDF of a review, kept beside the fingerprint of what it shows.
+
+    In the database (not on disk) so every web host and worker shares it without a
+    shared file system; one row per review, overwritten by each render
+    (reports/pdf/store.py decides when a stored one may be served).
+    """
+
+    pir = models.OneToOneField(PostIncidentReview, on_delete=models.CASCADE, primary_key=True,
+                               related_name="stored_pdf")
+    fingerprint = models.CharField(max_length=64)
+    content = models.BinaryField()
+    rendered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "stored review PDF"
+
+    def __str__(self):
+        return f"PDF of {self.pir_id} ({self.fingerprint[:12]})"
+
+
 class Why(models.Model):
     """One of the five whys, in order; the fifth is the root cause."""
 

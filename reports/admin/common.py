@@ -24,7 +24,7 @@ from ..services import pir as services
 
 DUE_SOON = timedelta(days=2)  # a review due within this is "due soon"
 ACTION_DUE_SOON = timedelta(days=7)
-MAX_PDF_EXPORT = 50  # PDFs render in the request; more belongs in a task
+MAX_PDF_EXPORT = 50  # stored PDFs; a changed one still renders in the request
 # What the change form edits: each section's fields (saved by update_section) and the
 # key timeline entries (set_key_entries). Everything else is workflow state.
 EDITABLE_FIELDS = (*(f for fields in services.SECTIONS.values() for f in fields),

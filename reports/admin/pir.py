@@ -26,7 +26,8 @@ from ..models import (
     PreventionMeasure,
     Why,
 )
-from ..pdf import PDFUnavailable, render_pir_pdf
+from ..pdf import PDFUnavailable
+from ..pdf.store import pdf_for
 from ..reminders import send_pir_reminder
 from ..services import pir as services
 from .common import (
@@ -454,20 +455,23 @@ class PostIncidentReviewAdmin(ServiceSaveMixin, ManagerAdminMixin, admin.ModelAd
 
     @admin.action(description="Export selected reviews as PDF")
     def export_pdf(self, request, queryset):
-        pirs = list(queryset.select_related("incident").order_by("incident__ref"))
+        """The stored PDFs (rendered in the background after each change); only a review
+        changed since its last render (e.g. its incident) is rendered in the request."""
+        pirs = list(queryset.select_related("incident", "incident__commander", "approved_by")
+                    .order_by("incident__ref"))
         if len(pirs) > MAX_PDF_EXPORT:
             self.message_user(request, f"Select at most {MAX_PDF_EXPORT} reviews to export.",
                               messages.ERROR)
             return None
         try:
             if len(pirs) == 1:
-                response = HttpResponse(render_pir_pdf(pirs[0]), content_type="application/pdf")
+                response = HttpResponse(pdf_for(pirs[0]), content_type="application/pdf")
                 filename = f"{pirs[0].incident.ref}-pir.pdf"
             else:
                 buffer = io.BytesIO()
                 with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
                     for pir in pirs:
-                        archive.writestr(f"{pir.incident.ref}-pir.pdf", render_pir_pdf(pir))
+                        archive.writestr(f"{pir.incident.ref}-pir.pdf", pdf_for(pir))
                 response = HttpResponse(buffer.getvalue(), content_type="application/zip")
                 filename = f"pir-export-{timezone.localdate():%Y-%m-%d}.zip"
         except PDFUnavailable as exc:

@@ -31,6 +31,7 @@ from ..models import (
     PreventionMeasure,
     Why,
 )
+from ..pdf.store import schedule_render
 
 BUSINESS_DAYS_TO_REVIEW = 5  # §7.1
 PREVENTION_DEFAULTS = ("Add monitoring for [condition]", "Update runbook for [scenario]",
@@ -117,12 +118,14 @@ def _require_edit(pir, by):
 
 
 def _bump(pir):
-    """A new version of the review; its incident's page names the review's state, so
-    the incident's watchers are told too (on commit)."""
+    """Every change of what the review shows passes here: a new version; its PDF
+    rendered in the background once the change commits (reports/pdf/store.py); and,
+    since its incident's page names the review's state, the incident's watchers told."""
     PostIncidentReview.objects.filter(pk=pir.pk).update(version=F("version") + 1,
                                                         updated_at=timezone.now())
     live.bump(live.incident_key(pir.incident_id))
     pir.refresh_from_db(fields=["version", "updated_at"])
+    schedule_render(pir.pk)
 
 
 @transaction.atomic
@@ -145,6 +148,7 @@ def create_pir_for(incident):
     PreventionMeasure.objects.bulk_create(
         PreventionMeasure(pir=pir, text=t, position=n) for n, t in enumerate(PREVENTION_DEFAULTS))
     _audit(pir, None, f"Review opened; due {timezone.localtime(pir.due_at):%Y-%m-%d}.")
+    schedule_render(pir.pk)
     return pir
 
 

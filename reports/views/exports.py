@@ -12,7 +12,8 @@ from incidents.models import Incident
 
 from ..incident_report import incident_report_markdown
 from ..models import PostIncidentReview
-from ..pdf import PDFUnavailable, render_pir_pdf
+from ..pdf import PDFUnavailable
+from ..pdf.store import pdf_for
 
 
 def attachment(content, content_type, filename):
@@ -34,13 +35,14 @@ def pdf_attachment(request, make_pdf, filename):
 
 @require_GET
 def pir_pdf(request, ref):
-    """The review as a PDF; 404 for an unknown incident or one with no review yet."""
+    """The review as a PDF; 404 for an unknown incident or one with no review yet.
+    The stored PDF when nothing it shows has changed, else rendered now (never stale)."""
     pir = get_object_or_404(
         PostIncidentReview.objects.select_related(
             "incident", "incident__commander", "approved_by"),
         incident__ref=ref.upper(),
     )
-    return pdf_attachment(request, lambda: render_pir_pdf(pir), f"{pir.incident.ref}-pir.pdf")
+    return pdf_attachment(request, lambda: pdf_for(pir), f"{pir.incident.ref}-pir.pdf")
 
 
 @require_GET

@@ -33,7 +33,8 @@ PARTS = [
      "benchmark's own Redis (stopped for 60 s in the outage phase), webhooks to local "
      "receivers, one of them 2 s slow (detail: paging.md)"),
     ("pdf", "tests.bench.pdf_render",
-     "PIR PDF: 200 timeline entries and 30 action items (detail: pdf.md)"),
+     "PIR PDF: 200 timeline entries and 30 action items, rendered, then downloaded and "
+     "changed with gunicorn and a Celery worker on throwaway SQLite (detail: pdf.md)"),
     ("ingest", "tests.bench.ingest_rate",
      "Alert ingestion on one integration: gunicorn, a real Celery worker, PostgreSQL, Redis "
      "(detail: ingest.md)"),
