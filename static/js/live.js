@@ -60,6 +60,15 @@
     return el.value !== el.defaultValue;
   }
 
+  // Text the server showed again (a refused form re-rendered with what was typed) is
+  // still the user's: it is the control's default here, but not in the fresh render.
+  // Text fields never show others' changes, so a fresh default never wins over it.
+  function isTextShownAgain(el, twin) {
+    var text = el.tagName === "TEXTAREA" || (el.tagName === "INPUT" &&
+      /^(text|search|url|email|tel|number|date|datetime-local|time)$/.test(el.type));
+    return text && el.value !== "" && !!twin && el.value !== twin.defaultValue;
+  }
+
   function copyValue(from, to) {
     if (from.type === "checkbox" || from.type === "radio") { to.checked = from.checked; return; }
     if (from.tagName === "SELECT") {
@@ -102,9 +111,9 @@
       if (isKept(el)) return false;
       var key = controlKey(el);
       var n = seen[key] = (seen[key] || 0) + 1;
-      var draft = isDraft(el);
-      if (!draft && el !== focused) return false;
       var twin = (fresher[key] || [])[n - 1];
+      var draft = isDraft(el) || isTextShownAgain(el, twin);
+      if (!draft && el !== focused) return false;
       if (!twin) return draft;
       var move = {from: el, to: twin, draft: draft, focused: el === focused};
       if (move.focused && typeof el.selectionStart === "number") {

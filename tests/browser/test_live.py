@@ -8,6 +8,7 @@ paging engine's sends, run here as the engine runs them.
 
 import importlib
 import re
+from datetime import timedelta
 
 import pytest
 from django.apps import apps
@@ -226,3 +227,26 @@ def test_an_update_being_composed_stays_open_while_others_write(page, other, ic)
         pass
     expect(compose).to_be_visible()
     assert page.evaluate("window.__noNavigation") is True
+
+
+def test_a_refused_entry_keeps_its_text_when_someone_else_writes(page, ic, responder):
+    incident = services.declare_incident(title="Search is slow", severity=Severity.SEV3,
+                                         by=ic)
+    services.join_incident(incident, by=responder)
+    log_in(page, "responder")
+    page.goto(incident.get_absolute_url())
+    # Refused (a time days ahead): the form comes back holding what was typed.
+    page.locator("#id_body").fill(DRAFT)
+    page.locator("#id_occurred_at").fill(
+        (timezone.localtime() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Add entry").click()
+    expect(page.locator("#timeline-form .errors, #timeline-form [role=alert]").first) \
+        .to_be_visible()
+    page.locator("#id_occurred_at").fill("")  # being corrected, focus elsewhere
+    page.locator("#incident-timeline").click()
+
+    services.add_timeline_entry(incident, body="IC: paging the search team", by=ic)
+
+    expect(page.locator("#incident-timeline")).to_contain_text("paging the search team",
+                                                               timeout=LIVE)
+    expect(page.locator("#id_body")).to_have_value(DRAFT)
