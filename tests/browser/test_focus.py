@@ -6,20 +6,17 @@ focused the edit textarea.
 """
 
 import re
-from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from incidents import services
 from incidents.models import ChecklistPhase, Severity
-from oncall.models import EscalationLevel, EscalationPolicy, Page, Schedule, ScheduleMember
+from oncall.models import EscalationLevel, EscalationPolicy, Page
 from tests.incidents.factories import declare, note
 from tests.reports.factories import resolved_pir
 
-from .test_handoff import ensure_checklist_template
+from .test_handoff import ensure_checklist_template, two_person_daily_schedule
 from .test_ic_flow import log_in
 
 pytestmark = [
@@ -178,14 +175,7 @@ def test_ids_are_unique_on_every_page_also_while_editing(page, ic, responder):
                                  expected_version=edited.version, by=ic)
     editing = note(incident, ic, body="Restarted the search pods.")
     pir = resolved_pir(ic)
-    handoff_at = timezone.localtime(timezone.now() + timedelta(hours=12),
-                                    ZoneInfo("America/New_York"))
-    schedule = Schedule.objects.create(
-        name="Primary On-Call", timezone="America/New_York",
-        starts_on=timezone.localdate() - timedelta(days=7), rotation_kind="daily",
-        handoff_time=handoff_at.time().replace(minute=0, second=0, microsecond=0))
-    ScheduleMember.objects.create(schedule=schedule, user=ic, position=0)
-    ScheduleMember.objects.create(schedule=schedule, user=responder, position=1)
+    schedule = two_person_daily_schedule(ic, responder)
     log_in(page, "ic")
 
     page.goto(incident.get_absolute_url())

@@ -34,10 +34,10 @@ def ensure_checklist_template():
         for position, text in enumerate(texts, start=1))
 
 
-def test_outgoing_hands_off_and_incoming_acknowledges_from_dashboard(page, ic, responder):
-    ensure_checklist_template()
-    # Hand off half a day from now, so the test never runs across a handoff instant
-    # (nor inside the draft's lead time before one), whatever the hour.
+def two_person_daily_schedule(first, second):
+    """"Primary On-Call", daily between `first` and `second`, handing off half a day from
+    now: a test never runs across a handoff instant (nor inside the draft's lead time
+    before one), whatever the hour."""
     handoff_at = timezone.localtime(timezone.now() + timedelta(hours=12),
                                     ZoneInfo("America/New_York"))
     schedule = Schedule.objects.create(name="Primary On-Call", timezone="America/New_York",
@@ -45,8 +45,14 @@ def test_outgoing_hands_off_and_incoming_acknowledges_from_dashboard(page, ic, r
                                        rotation_kind="daily",
                                        handoff_time=handoff_at.time().replace(
                                            minute=0, second=0, microsecond=0))
-    ScheduleMember.objects.create(schedule=schedule, user=ic, position=0)
-    ScheduleMember.objects.create(schedule=schedule, user=responder, position=1)
+    ScheduleMember.objects.create(schedule=schedule, user=first, position=0)
+    ScheduleMember.objects.create(schedule=schedule, user=second, position=1)
+    return schedule
+
+
+def test_outgoing_hands_off_and_incoming_acknowledges_from_dashboard(page, ic, responder):
+    ensure_checklist_template()
+    schedule = two_person_daily_schedule(ic, responder)
     # A daily rotation of two: whoever is on now hands off to the other.
     span = shifts.shift_at(schedule, timezone.now())
     outgoing, incoming = ("ic", "responder") if span.outgoing_id == ic.pk else (

@@ -6,9 +6,7 @@ page is acknowledged in place from the dashboard and from the page list.
 """
 
 import re
-from datetime import timedelta
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -17,11 +15,11 @@ from playwright.sync_api import expect
 from incidents import services
 from incidents.models import Severity
 from oncall import paging
-from oncall.models import Page, PageStatus, Schedule, ScheduleMember
+from oncall.models import Page, PageStatus
 from reports import shifts
 from tests.incidents.factories import note
 
-from .test_handoff import ensure_checklist_template
+from .test_handoff import ensure_checklist_template, two_person_daily_schedule
 from .test_ic_flow import log_in
 from .test_ic_loop import declare_paged, page_of, two_level_policy
 
@@ -140,14 +138,7 @@ def test_incident_commander_pages_fit_a_phone(phone, ic, responder):
 
 def test_on_call_engineer_pages_fit_a_phone(phone, ic, responder):
     ensure_checklist_template()
-    handoff_at = timezone.localtime(timezone.now() + timedelta(hours=12),
-                                    ZoneInfo("America/New_York"))
-    schedule = Schedule.objects.create(
-        name="Primary On-Call", timezone="America/New_York",
-        starts_on=timezone.localdate() - timedelta(days=7), rotation_kind="daily",
-        handoff_time=handoff_at.time().replace(minute=0, second=0, microsecond=0))
-    ScheduleMember.objects.create(schedule=schedule, user=ic, position=0)
-    ScheduleMember.objects.create(schedule=schedule, user=responder, position=1)
+    schedule = two_person_daily_schedule(ic, responder)
     outgoing, other = ((ic, responder) if shifts.shift_at(schedule, timezone.now())
                        .outgoing_id == ic.pk else (responder, ic))
     two_level_policy(outgoing, other)
