@@ -43,6 +43,7 @@ from tests.bench.paging_latency import (
     check_redis,
     ensure_database,
     free_port,
+    healthz_up,
     log,
     machine_facts,
     migrate,
@@ -241,7 +242,7 @@ def measure(env=None, details=None):
                         "--without-gossip", "--loglevel=INFO", "-n", f"{nodename}%h")
         processes.start("ingest-beat", "beat", "--loglevel=INFO",
                         f"--schedule={BENCH_DIR / 'ingest-celerybeat-schedule'}")
-        if not wait_until(lambda: _up(port), 30):
+        if not wait_until(lambda: healthz_up(port), 30):
             raise SetupError("gunicorn did not answer /healthz; see "
                              f"{BENCH_DIR / 'ingest-gunicorn.log'}")
         log("waiting for the worker")
@@ -260,15 +261,6 @@ def measure(env=None, details=None):
     if details is not None:
         details.update(facts=machine_facts(redis_version), healthz=healthz, rounds=rounds)
     return headline(healthz, rounds)
-
-
-def _up(port):
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
 
 
 def _correct(f):

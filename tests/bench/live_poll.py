@@ -29,16 +29,18 @@ import threading
 import time
 
 from tests.bench.figures import figure, save
-from tests.bench.pages import percentile
 from tests.bench.paging_latency import (
     BENCH_DIR,
     ROOT,
     SetupError,
     ensure_database,
     free_port,
+    healthz_up,
     log,
     machine_facts,
     migrate,
+    percentile,
+    run_part,
     wait_until,
 )
 
@@ -115,15 +117,6 @@ def poll(port, path, cookies, expected):
             "n": len(latencies), "errors": errors, "rate": len(latencies) / elapsed}
 
 
-def _up(port):
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-
-
 def queries_of_unchanged_poll(path, cookie_user):
     from django.db import connection
     from django.test import Client
@@ -171,7 +164,7 @@ def run():
          "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=logfile,
         stderr=subprocess.STDOUT)
     try:
-        if not wait_until(lambda: _up(port), 30):
+        if not wait_until(lambda: healthz_up(port), 30):
             raise SetupError("gunicorn did not answer /healthz")
         results = {}
         for label, path, expected in (("/healthz", "/healthz", 200),
@@ -237,13 +230,7 @@ def render(facts, results, queries):
 
 
 def main():
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    try:
-        run()
-    except SetupError as exc:
-        print(f"[bench] setup failed: {exc}", file=sys.stderr, flush=True)
-        return 2
-    return 0
+    return run_part(run)
 
 
 if __name__ == "__main__":

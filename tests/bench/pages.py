@@ -18,7 +18,6 @@ bars are met, non-zero only when it cannot measure.
 """
 
 import http.client
-import math
 import os
 import subprocess
 import sys
@@ -33,9 +32,12 @@ from tests.bench.paging_latency import (
     SetupError,
     ensure_database,
     free_port,
+    healthz_up,
     log,
     machine_facts,
     migrate,
+    percentile,
+    run_part,
     wait_until,
 )
 
@@ -49,11 +51,6 @@ WORKERS = 4
 RATIO_BAR = 5.0
 LIST_QUERY = "/incidents/?severity=1&severity=2&sort=-detected_at"
 ALL_ENTRIES = "{}?timeline=all"  # "Show the N earlier entries": context, not a bar
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def prepare(env):
@@ -137,15 +134,6 @@ def hammer(port, path, cookie):
             "n": len(latencies), "errors": errors}
 
 
-def _up(port):
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-
-
 def run():
     url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false",
@@ -184,7 +172,7 @@ def run():
          "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env, stdout=logfile,
         stderr=subprocess.STDOUT)
     try:
-        if not wait_until(lambda: _up(port), 30):
+        if not wait_until(lambda: healthz_up(port), 30):
             raise SetupError("gunicorn did not answer /healthz")
         results = {}
         for label, path in paths.items():
@@ -252,13 +240,7 @@ def render(facts, paths, results, counts):
 
 
 def main():
-    BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    try:
-        run()
-    except SetupError as exc:
-        print(f"[bench] setup failed: {exc}", file=sys.stderr, flush=True)
-        return 2
-    return 0
+    return run_part(run)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ the worker never answers, nothing reaches the receiver).
 """
 
 import contextlib
+import http.client
 import json
 import math
 import os
@@ -89,6 +90,27 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def healthz_up(port):
+    """True once the server on 127.0.0.1:`port` answers /healthz with 200."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def run_part(run):
+    """A part's command-line entry: `run()`, exit 2 (with the reason) if it cannot set up."""
+    BENCH_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        run()
+    except SetupError as exc:
+        print(f"[bench] setup failed: {exc}", file=sys.stderr, flush=True)
+        return 2
+    return 0
 
 
 def wait_until(predicate, seconds, interval=0.05):

@@ -221,8 +221,8 @@ def time_served(var_dir, pir_pk):
 
     from oncall.roles import Role
     from reports.models import PostIncidentReview
-    from tests.bench.pages import _up, hammer, session_cookie
-    from tests.bench.paging_latency import free_port, wait_until
+    from tests.bench.pages import hammer, session_cookie
+    from tests.bench.paging_latency import free_port, healthz_up, wait_until
 
     viewer = get_user_model().objects.create_user("viewer")
     viewer.groups.add(Group.objects.get(name=Role.VIEWER))
@@ -240,7 +240,7 @@ def time_served(var_dir, pir_pk):
                          cwd=ROOT, env=env, stdout=logs, stderr=subprocess.STDOUT),
     ]
     try:
-        if not wait_until(lambda: _up(port), 60):
+        if not wait_until(lambda: healthz_up(port), 60):
             raise RuntimeError("gunicorn did not answer /healthz")
         hammer(port, path, cookie)  # the first download stores it; the rest warm up
         hammer(port, "/healthz", cookie)
