@@ -4,15 +4,19 @@ section views in incidents.py, timeline.py and checklists.py share. The
 communications and runbook sections load separately (comms.py, runbooks.py)."""
 
 import functools
+import hashlib
 
 from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.http import HttpResponse
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django_htmx.http import trigger_client_event
 
 from mindweave_ir.htmx import is_fragment
+from mindweave_ir.live import versions
 from mindweave_ir.live.models import LiveTopic
 from oncall import paging
 from oncall.models import Notification, Page, PageStatus
@@ -90,12 +94,27 @@ def pages(incident, user):
     return rows
 
 
+def _csrf_identity(request):
+    """Who the timeline's delete forms are for: their CSRF token is the session's, so
+    an editor's cached timeline is keyed by (a hash of) its secret, never shared."""
+    get_token(request)
+    secret = request.META.get("CSRF_COOKIE", "")
+    return hashlib.sha256(secret.encode()).hexdigest()[:24]
+
+
 def detail_context(request, incident, **overrides):
+    """The incident page's context. The timeline is read only if its cached fragment
+    (keyed by the incident's live version, read before the entries) is missing."""
     user = request.user
+    version = getattr(incident, "live_version", None)
+    if version is None:  # loaded without it (a section answering a write)
+        version = versions.version(versions.incident_key(incident.pk))
+    can_edit = permissions.can_edit(user, incident)
+    timeline = SimpleLazyObject(lambda: timeline_context(request, incident))
     context = {
         "incident": incident,
         "can_command": permissions.can_command(user, incident),
-        "can_edit": permissions.can_edit(user, incident),
+        "can_edit": can_edit,
         "can_join": permissions.can_join(user, incident)
                     and not permissions.works_on(user, incident),
         "transition_form": TransitionForm(),
@@ -105,7 +124,14 @@ def detail_context(request, incident, **overrides):
         "incident_roles": [(field, label, getattr(incident, field))
                            for field, label in services.ROLE_FIELDS.items()],
         "entry_form": TimelineEntryForm(),
-        **timeline_context(request, incident),
+        # Callables: the template calls them only where the timeline is rendered.
+        "entries": lambda: timeline["entries"],
+        "earlier": lambda: timeline["earlier"],
+        "timeline_all": request.GET.get("timeline") == "all",
+        "timeline_key": (version, can_edit and _csrf_identity(request)),
+        # A page rendered with extras (a refusal's error) is not stored: its entries
+        # see the same context.
+        "cache_seconds": 0 if overrides else versions.FRAGMENT_SECONDS,
         "phases": functools.partial(checklist_phases, incident),
         "pages": functools.partial(pages, incident, user),
         "now": timezone.now(),

@@ -7,6 +7,9 @@ incidents app gives its pages, so oncall bumps the incident a page is about from
 page alone. Every bump also bumps DASHBOARD, the topic the dashboard watches.
 """
 
+import hashlib
+
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpResponse
@@ -16,6 +19,9 @@ from django.utils.html import format_html, format_html_join
 from .models import LiveTopic
 
 DASHBOARD = "incidents"
+# How long a fragment cached under a version is kept (issue 19): a version that moved
+# on is never read again, so this only bounds the memory a quiet one holds.
+FRAGMENT_SECONDS = 600
 
 
 def incident_key(pk):
@@ -69,6 +75,20 @@ def _advance(topics):
         LiveTopic.objects.bulk_create(
             [LiveTopic(key=key, version=1, changed_at=now) for key in topics],
             ignore_conflicts=True)
+
+
+def cached(parts, render):
+    """`render()`'s HTML, kept under `parts` for FRAGMENT_SECONDS (issue 19).
+
+    `parts` must hold the version(s) of everything the HTML shows, read before any of
+    it (so a write committed meanwhile can only make the HTML newer than its key),
+    and whatever else it varies by (the viewer's zone, role, the query string)."""
+    key = "frag:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        html = render()
+        cache.set(key, html, FRAGMENT_SECONDS)
+    return html
 
 
 def version(key):
