@@ -15,11 +15,13 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 
 from mindweave_ir.live import versions
 
-from .models import Incident, Service, TimelineEntry
+from .models import Incident, Integration, Service, TimelineEntry
 
 
-def _everything(sender, **kwargs):
-    versions.bump()
+def _names(sender, **kwargs):
+    """A person, service or integration renamed: every page naming them (DASHBOARD is
+    bumped with every topic) and every incident page (keyed by NAMES too)."""
+    versions.bump(versions.NAMES)
 
 
 def _incident(sender, instance, **kwargs):
@@ -37,10 +39,9 @@ def _entry(sender, instance, **kwargs):
 
 
 def connect():
-    for model in (get_user_model(), Service):
-        post_save.connect(_everything, sender=model, dispatch_uid=f"fresh-{model._meta.label}")
-        post_delete.connect(_everything, sender=model,
-                            dispatch_uid=f"fresh-del-{model._meta.label}")
+    for model in (get_user_model(), Service, Integration):
+        post_save.connect(_names, sender=model, dispatch_uid=f"fresh-{model._meta.label}")
+        post_delete.connect(_names, sender=model, dispatch_uid=f"fresh-del-{model._meta.label}")
     post_save.connect(_incident, sender=Incident, dispatch_uid="fresh-incident")
     post_delete.connect(_incident, sender=Incident, dispatch_uid="fresh-del-incident")
     m2m_changed.connect(_incident_links, sender=Incident.services.through,
