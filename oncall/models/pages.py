@@ -104,6 +104,13 @@ class Delivery(models.Model):
     sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # What the provider says happened after it accepted the message (Twilio's status
+    # callbacks: delivered, undelivered, no-answer ...); only SMS and voice have it.
+    provider_id = models.CharField(max_length=64, blank=True, db_index=True,
+                                   help_text="The provider's id, e.g. a Twilio SM… or CA… SID.")
+    provider_status = models.CharField(max_length=20, blank=True)
+    provider_status_at = models.DateTimeField(null=True, blank=True)
+    provider_error = models.CharField(max_length=200, blank=True)
 
     class Meta:
         abstract = True
@@ -144,6 +151,7 @@ class PageEventKind(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Delivery failed"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ESCALATED = "escalated", "Escalated by hand"
     RESOLVED = "resolved", "Resolved"
     AUDITOR = "auditor", "Auditor"
 
