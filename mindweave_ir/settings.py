@@ -328,5 +328,8 @@ LOGGING = {
                           "propagate": False, "filters": ["mask_tokens"]},
         # WeasyPrint reports every rendering step at INFO; only its problems matter here.
         "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"},
+        # The twilio library logs every request's URL and headers at INFO (never the
+        # Authorization header); oncall's own lines say what was sent to whom.
+        "twilio": {"level": "WARNING"},
     },
 }

@@ -104,9 +104,18 @@ class Delivery(models.Model):
     sending_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
-    # What the provider says happened after it accepted the message (Twilio's status
-    # callbacks: delivered, undelivered, no-answer ...); only SMS and voice have it.
-    provider_id = models.CharField(max_length=64, blank=True, db_index=True,
+
+    class Meta:
+        abstract = True
+        ordering = ["queued_at", "id"]
+
+
+class ProviderStatus(models.Model):
+    """What the provider says happened after it accepted a message to a person's contact
+    method: Twilio's status callbacks for SMS and calls (delivered, undelivered,
+    no-answer ...; oncall/replies.py). Empty for every other kind."""
+
+    provider_id = models.CharField(max_length=64, blank=True,
                                    help_text="The provider's id, e.g. a Twilio SM… or CA… SID.")
     provider_status = models.CharField(max_length=20, blank=True)
     provider_status_at = models.DateTimeField(null=True, blank=True)
@@ -114,10 +123,9 @@ class Delivery(models.Model):
 
     class Meta:
         abstract = True
-        ordering = ["queued_at", "id"]
 
 
-class Notification(Delivery):
+class Notification(Delivery, ProviderStatus):
     """One attempt to reach one person on one method for one step of a page.
 
     The unique constraint is the promise: a (page, cycle, level, person, method)
@@ -172,7 +180,7 @@ class PageEvent(models.Model):
         return f"{self.page_id} {self.kind} {when(self.at)}"
 
 
-class Notice(Delivery):
+class Notice(Delivery, ProviderStatus):
     """A message to one person on one contact method that is not a page: no escalation,
     no acknowledgement (handoff notes, reminders). Sent at most once per `key` and
     method, with the same claim-before-send and retry rules as page notifications."""
