@@ -133,6 +133,10 @@ def stop(fake):
     fake.server_close()
 
 
+def signature(url, params, token=AUTH_TOKEN):
+    return RequestValidator(token).compute_signature(url, params)
+
+
 def post_signed(client, url, params, *, token=AUTH_TOKEN, tamper=None):
     """POST `params` to our webhook at absolute `url` as Twilio does: form-encoded, with
     X-Twilio-Signature computed by the twilio library's RequestValidator. `tamper`
