@@ -157,3 +157,28 @@ def test_a_drill_says_so_by_sms_and_by_voice(ic, twilio, client):
     assert "This is a drill, not a real outage." in twiml
     page.refresh_from_db()
     assert page.status == PageStatus.TRIGGERED
+
+
+def test_a_notice_goes_by_sms_from_a_real_celery_worker_and_its_report_is_recorded(
+        ic, twilio, client):
+    from celery.contrib.testing.worker import start_worker
+
+    from mindweave_ir.celery import app
+    from oncall import notices
+    from oncall.models import Notice
+
+    ContactMethod.objects.create(user=ic, kind="sms", target=IC_NUMBER)
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        [notice] = notices.notify(ic, key="handoff:1:handed-off", subject="Handoff to you",
+                                  text="Primary On-Call is yours; acknowledge the handoff.",
+                                  link="/reports/handoffs/1/")
+        assert wait_for(lambda: Notice.objects.get(pk=notice.pk).status
+                        == DeliveryStatus.SENT, 10), "the worker never sent the notice"
+    [message] = twilio.messages()
+    assert message["Body"] == ("Handoff to you\nPrimary On-Call is yours; acknowledge the "
+                               f"handoff.\n{SITE_URL}/reports/handoffs/1/")
+    assert message["StatusCallback"] == f"{SITE_URL}/twilio/status?ref=x{notice.pk}"
+    post_signed(client, message["StatusCallback"], {"MessageSid": "SM" + "9" * 32,
+                                                     "MessageStatus": "delivered"})
+    notice.refresh_from_db()
+    assert (notice.provider_id, notice.provider_status) == ("SM" + "9" * 32, "delivered")
