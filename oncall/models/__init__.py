@@ -20,10 +20,10 @@ from .pages import (
     PageStatus,
 )
 from .people import (
+    PHONE_KINDS,
     ApiToken,
     ContactKind,
     ContactMethod,
-    PHONE_KINDS,
     Profile,
     known_timezones,
     validate_timezone,

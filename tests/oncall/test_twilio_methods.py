@@ -17,7 +17,6 @@ from oncall.models import (
     Notification,
     PageEventKind,
 )
-from oncall.phone import NOT_CONFIGURED
 from tests.oncall import twilio_fake
 from tests.oncall.test_paging_engine import policy, trigger
 from tests.oncall.twilio_fake import SITE_URL, post_signed
