@@ -13,6 +13,7 @@ nothing.
 
 import re
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -94,7 +95,7 @@ def answer_sms(*, from_number, body):
     """
     try:
         number = phone.normalise_number(from_number)
-    except Exception:  # noqa: BLE001 - a sender id that is not a number is simply unknown
+    except ValidationError:  # a sender id that is not a number is simply unknown
         number = ""
     user_ids = set(ContactMethod.objects.filter(kind__in=PHONE_KINDS, target=number)
                    .values_list("user_id", flat=True)) if number else set()
