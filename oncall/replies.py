@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.live import versions as live
 from mindweave_ir.templatetags.mw import display_name
 
 from . import paging, phone, wakeup
@@ -225,7 +226,10 @@ def record_status(*, ref, sid, status, error_code=""):
     type(row).objects.filter(pk=row.pk).update(
         provider_id=(sid or row.provider_id)[:64], provider_status=status,
         provider_status_at=now, provider_error=problem[:200])
-    if letter == "n" and problem and row.provider_status != status:
+    if letter != "n":
+        return status
+    live.bump(row.page.source)  # the page's notifications table, where it is watched live
+    if problem and row.provider_status != status:
         paging.record_event(row.page, PageEventKind.FAILED,
                             f"{row.get_kind_display()} to {display_name(row.user)}: "
                             f"{problem}.", flagged=True, now=now)

@@ -5,6 +5,7 @@ the paging engine's own functions to a fake Twilio on 127.0.0.1."""
 
 import pytest
 
+from mindweave_ir.live import versions
 from oncall import paging
 from oncall.models import (
     ContactMethod,
@@ -14,7 +15,7 @@ from oncall.models import (
     PageStatus,
 )
 from tests.oncall import twilio_fake
-from tests.oncall.test_paging_engine import policy, trigger
+from tests.oncall.test_paging_engine import policy
 from tests.oncall.twilio_fake import FROM_NUMBER, SITE_URL, post_signed
 
 pytestmark = pytest.mark.django_db
@@ -29,9 +30,10 @@ def twilio(settings):
     twilio_fake.stop(fake)
 
 
-def paged(pol, key, **kwargs):
+def paged(pol, key, source=""):
     """A page whose first level's notifications were sent, as the engine sends them."""
-    page = trigger(pol, key, **kwargs) if kwargs else trigger(pol, key)
+    page = paging.trigger_page(title=f"Page {key}", severity="SEV-2", dedup_key=key,
+                               policy=pol, source=source)
     paging.run_due_pages()
     for notification in Notification.objects.filter(page=page):
         assert paging.deliver(notification.pk).startswith("sent")
@@ -226,12 +228,15 @@ def status(client, ref, **params):
 
 
 def test_status_callbacks_are_recorded_on_the_notification_and_never_go_backwards(
-        ic, twilio, client):
+        ic, twilio, client, django_capture_on_commit_callbacks):
     ContactMethod.objects.create(user=ic, kind="sms", target=NUMBER)
-    page = paged(policy(([ic], 5)), "status")
+    page = paged(policy(([ic], 5)), "status", source="incident:77")
     notification = Notification.objects.get(page=page)
     sid = "SM" + "a" * 32
-    status(client, f"n{notification.pk}", MessageSid=sid, MessageStatus="sent")
+    watched = versions.version("incident:77")
+    with django_capture_on_commit_callbacks(execute=True):
+        status(client, f"n{notification.pk}", MessageSid=sid, MessageStatus="sent")
+    assert versions.version("incident:77") == watched + 1  # live watchers see it
     status(client, f"n{notification.pk}", MessageSid=sid, MessageStatus="delivered")
     status(client, f"n{notification.pk}", MessageSid=sid, MessageStatus="sent")  # late
     status(client, f"n{notification.pk}", MessageSid="SM" + "b" * 32,
