@@ -261,6 +261,13 @@ PAGING_SEND_THREADS = env_int("PAGING_SEND_THREADS", 16)
 # private, link-local, CGNAT, unique-local, reserved; mindweave_ir/outbound.py) except
 # inside these comma-separated CIDRs, for on-premise receivers, e.g. "10.20.0.0/16".
 OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", [])
+# SMS and voice contact methods (oncall/phone.py): all three set, or SMS and voice are
+# off (people cannot add them). The auth token also checks Twilio's webhook signatures.
+# TWILIO_API_BASE is Twilio's REST address; only tests (a fake on 127.0.0.1) change it.
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
 
 # --- Handoffs -------------------------------------------------------------
 # The draft of a shift's handoff is made, and its outgoing on-call reminded, this long
@@ -329,5 +336,8 @@ LOGGING = {
                           "propagate": False, "filters": ["mask_tokens"]},
         # WeasyPrint reports every rendering step at INFO; only its problems matter here.
         "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"},
+        # The twilio library logs every request's URL and headers at INFO (never the
+        # Authorization header); oncall's own lines say what was sent to whom.
+        "twilio": {"level": "WARNING"},
     },
 }

@@ -20,6 +20,7 @@ from .pages import (
     PageStatus,
 )
 from .people import (
+    PHONE_KINDS,
     ApiToken,
     ContactKind,
     ContactMethod,
@@ -59,6 +60,7 @@ __all__ = [
     "PageEvent",
     "PageEventKind",
     "PageStatus",
+    "PHONE_KINDS",
     "Profile",
     "RotationKind",
     "Schedule",
