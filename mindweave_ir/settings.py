@@ -253,6 +253,12 @@ PAGING_SEND_THREADS = env_int("PAGING_SEND_THREADS", 16)
 # private, link-local, CGNAT, unique-local, reserved; mindweave_ir/outbound.py) except
 # inside these comma-separated CIDRs, for on-premise receivers, e.g. "10.20.0.0/16".
 OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", [])
+# CloudWatch alarms through SNS (incidents/ingest/sns.py): the only hosts a signing
+# certificate is fetched from and a subscription confirmed at (a regex over the host
+# name, https only), and the CA file to trust for them (empty: the system's). Not read
+# from the environment: only tests change these, to a server on 127.0.0.1.
+SNS_HOST_PATTERN = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+SNS_CA_FILE = ""
 
 # --- Handoffs -------------------------------------------------------------
 # The draft of a shift's handoff is made, and its outgoing on-call reminded, this long
