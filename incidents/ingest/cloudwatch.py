@@ -60,7 +60,7 @@ def parse_alarm_notification(envelope):
     errors = []
     name = _text(alarm, "AlarmName", errors, required=True, limit=255)
     state = alarm.get("NewStateValue")
-    if state not in ACTIONS:
+    if not isinstance(state, str) or state not in ACTIONS:
         errors.append("'Message.NewStateValue' must be ALARM, OK or INSUFFICIENT_DATA")
     arn = _text(alarm, "AlarmArn", errors, limit=2048)
     account = _text(alarm, "AWSAccountId", errors, limit=64)

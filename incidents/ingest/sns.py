@@ -101,7 +101,7 @@ def parse_envelope(body, *, header_type=None):
     if not isinstance(data, dict):
         raise SnsInvalid(["the body must be a JSON object (an SNS message)"])
     kind = data.get("Type")
-    if kind not in SIGNED_FIELDS:
+    if not isinstance(kind, str) or kind not in SIGNED_FIELDS:
         raise SnsInvalid(["'Type' must be Notification, SubscriptionConfirmation or "
                           "UnsubscribeConfirmation"])
     if header_type and header_type != kind:

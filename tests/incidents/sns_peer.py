@@ -108,7 +108,8 @@ def sign(message, *, version="2", key=None):
     digest = hashes.SHA1() if version == "1" else hashes.SHA256()  # noqa: S303
     message["SignatureVersion"] = version
     message["Signature"] = base64.b64encode(
-        key.sign(string_to_sign(message).encode(), padding.PKCS1v15(), digest)).decode()
+        key.sign(string_to_sign(message).encode("utf-8", "surrogatepass"), padding.PKCS1v15(),
+                 digest)).decode()
     return message
 
 

@@ -14,6 +14,9 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from incidents import ingest
 from incidents.ingest import sns
@@ -41,6 +44,7 @@ from tests.incidents.sns_peer import (
     other_signing_keys,
     signing_keys,
 )
+from tests.strategies import HOSTILE_JSON
 
 ARN = "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:checkout-5xx"
 
@@ -632,3 +636,47 @@ def test_the_admin_confirms_a_subscription_again(client, manager, cloudwatch, ap
     assert ingest.confirm_subscription(InboundPayload.objects.get().pk) == "confirmed"
     integration.refresh_from_db()
     assert integration.subscription_state == SubscriptionState.CONFIRMED
+
+
+# --- fuzzing: whatever arrives, the answer is JSON and never a 500 ------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.text(max_size=30) | HOSTILE_JSON,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner,
+                                                                max_size=3),
+    max_leaves=10,
+)
+ALARM_VALUES = JSON_VALUES | st.sampled_from(
+    ["ALARM", "OK", "INSUFFICIENT_DATA", ARN, "2026-11-27T10:00:00.000+0000", ""])
+ALARM_FIELDS = ("AlarmName", "AlarmDescription", "AWSAccountId", "NewStateValue",
+                "NewStateReason", "StateChangeTime", "Region", "AlarmArn", "Trigger")
+
+
+@hypothesis_settings(max_examples=100, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(fields=st.fixed_dictionaries({}, optional={name: ALARM_VALUES for name in ALARM_FIELDS})
+       | JSON_VALUES)
+def test_fuzzed_alarms_in_signed_notifications_never_get_a_500(api, cloudwatch, fake_sns,
+                                                               fields):
+    _, token = cloudwatch
+    response = post(api, token, fake_sns.notification(fields))
+
+    assert response.status_code in (200, 400), response.content
+    assert response["Content-Type"] == "application/json"
+
+
+@hypothesis_settings(max_examples=100, deadline=None,
+                     suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(envelope=st.fixed_dictionaries({}, optional={
+    name: JSON_VALUES | st.sampled_from(["Notification", "SubscriptionConfirmation", "1", "2"])
+    for name in ("Type", "MessageId", "TopicArn", "Subject", "Message", "Timestamp",
+                 "SignatureVersion", "Signature", "SigningCertURL", "SubscribeURL", "Token")
+}))
+def test_fuzzed_unsigned_envelopes_are_refused_and_store_nothing(api, cloudwatch, fake_sns,
+                                                                 envelope):
+    _, token = cloudwatch
+    response = post(api, token, envelope, header=False)
+
+    assert response.status_code in (400, 403), response.content
+    assert nothing_stored()
