@@ -36,13 +36,16 @@ CONFIRM_ANSWER = ("<ConfirmSubscriptionResponse xmlns=\"http://sns.amazonaws.com
                   "</ConfirmSubscriptionResponse>")
 
 
-def _certificate(key, common_name, *, ip=None, days_before=365, days_after=3650):
+# Wide validity: OpenSSL checks the TLS certificate against the real clock, and
+# `make test-clock` moves Python's (the app's) clock away from it by up to years.
+VALID_FROM, VALID_UNTIL = datetime(2000, 1, 1, tzinfo=UTC), datetime(2099, 12, 31, tzinfo=UTC)
+
+
+def _certificate(key, common_name, *, ip=None, until=VALID_UNTIL):
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.now(UTC)
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now - timedelta(days=days_before))
-               .not_valid_after(now + timedelta(days=days_after))
+               .not_valid_before(VALID_FROM).not_valid_after(until)
                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                .add_extension(x509.KeyUsage(
                    digital_signature=True, key_cert_sign=True, crl_sign=True,
@@ -78,11 +81,11 @@ def other_signing_keys():
     return key, _pem(_certificate(key, "forger.example"))
 
 
-@cache
 def expired_signing_keys():
+    """The signing key with a certificate that expired a month ago (by the app's clock)."""
     key, _ = signing_keys()
-    return key, _pem(_certificate(key, "sns.eu-west-1.amazonaws.com", days_before=400,
-                                  days_after=-30))
+    return key, _pem(_certificate(key, "sns.eu-west-1.amazonaws.com",
+                                  until=datetime.now(UTC) - timedelta(days=30)))
 
 
 @cache
