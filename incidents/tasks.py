@@ -51,6 +51,14 @@ def drain_stale_inbound():
     return f"settled {ingest.drain_stale()} stale inbound payloads"
 
 
+@shared_task(**RETRY)
+def confirm_sns_subscription(payload_id):
+    """Visit a stored SNS SubscriptionConfirmation's SubscribeURL (enqueued when it is
+    received). Idempotent: a confirmed one is not sent again; SNS's 4xx fails it for
+    good, no answer or a 5xx is retried with backoff."""
+    return ingest.confirm_subscription(payload_id)
+
+
 @shared_task(acks_late=True)
 def run_automations():
     """Beat, every 30 s: automation rules against open alerts (each acts once per alert)."""

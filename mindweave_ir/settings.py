@@ -268,6 +268,12 @@ TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
+# CloudWatch alarms through SNS (incidents/ingest/sns.py): the only hosts a signing
+# certificate is fetched from and a subscription confirmed at (a regex over the host
+# name, https only), and the CA file to trust for them (empty: the system's). Not read
+# from the environment: only tests change these, to a server on 127.0.0.1.
+SNS_HOST_PATTERN = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+SNS_CA_FILE = ""
 
 # --- Handoffs -------------------------------------------------------------
 # The draft of a shift's handoff is made, and its outgoing on-call reminded, this long

@@ -23,6 +23,8 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("api/v1/integrations/<str:token>/alertmanager", inbound.alertmanager_webhook,
          name="alertmanager-webhook"),
+    path("api/v1/integrations/<str:token>/cloudwatch", inbound.cloudwatch_sns,
+         name="cloudwatch-sns"),
     path("api/v1/events/v2/enqueue", inbound.events_enqueue, name="events-enqueue"),
     path("api/v1/heartbeats/<str:token>/ping", inbound.heartbeat_ping, name="heartbeat-ping"),
     path("api/v1/", api_urls()),

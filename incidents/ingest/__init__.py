@@ -1,8 +1,9 @@
 """Inbound alerts: integrations and their tokens (integrations.py), bodies parsed into
 messages (parse.py, pure), received, stored and drained under the integration's lock
 (receive.py, whose docstring has the rules), and applied to alerts and incidents one
-message at a time (apply.py). This package only re-exports what the rest of the app
-uses.
+message at a time (apply.py). CloudWatch alarms come as SNS messages, verified
+(sns.py), parsed (cloudwatch.py, pure) and stored with their subscription's state
+(subscriptions.py). This package only re-exports what the rest of the app uses.
 """
 
 from .integrations import (
@@ -25,6 +26,15 @@ from .receive import (
     receive_event,
     store_payload,
 )
+from .sns import SnsInvalid, SnsRefused, SnsUnavailable, verified_message
+from .subscriptions import (
+    SnsReceipt,
+    confirm_again,
+    confirm_subscription,
+    duplicate_of,
+    receive_sns,
+    store_sns_message,
+)
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -33,9 +43,16 @@ __all__ = [
     "Message",
     "PayloadError",
     "Receipt",
+    "SnsInvalid",
+    "SnsReceipt",
+    "SnsRefused",
+    "SnsUnavailable",
+    "confirm_again",
+    "confirm_subscription",
     "create_integration",
     "drain",
     "drain_stale",
+    "duplicate_of",
     "enqueue_drain",
     "integration_for_token",
     "load_json",
@@ -43,7 +60,10 @@ __all__ = [
     "raise_internal",
     "receive_alertmanager",
     "receive_event",
+    "receive_sns",
     "regenerate_token",
     "routing_key_of",
     "store_payload",
+    "store_sns_message",
+    "verified_message",
 ]

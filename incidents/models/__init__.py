@@ -11,6 +11,7 @@ from .alerts import (
     Integration,
     IntegrationKind,
     PayloadOutcome,
+    SubscriptionState,
     default_severity_map,
 )
 from .automation import (
@@ -119,6 +120,7 @@ __all__ = [
     "SilenceQuerySet",
     "Status",
     "Subscriber",
+    "SubscriptionState",
     "TimelineEntry",
     "TimelineKind",
     "TimelineRevision",

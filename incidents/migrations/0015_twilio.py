@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0013_repair_out_of_range_times'),
+        ('incidents', '0014_cloudwatch_integrations'),
     ]
 
     operations = [
