@@ -238,6 +238,7 @@ CELERY_BEAT_SCHEDULE = {
                                    "schedule": 60.0},
     "incidents-automations": {"task": "incidents.tasks.run_automations", "schedule": 30.0},
     "incidents-drain-inbound": {"task": "incidents.tasks.drain_stale_inbound", "schedule": 10.0},
+    "incidents-slack-tick": {"task": "incidents.tasks.slack_tick", "schedule": 30.0},
 }
 
 # --- Paging --------------------------------------------------------------
@@ -253,6 +254,15 @@ PAGING_SEND_THREADS = env_int("PAGING_SEND_THREADS", 16)
 # private, link-local, CGNAT, unique-local, reserved; mindweave_ir/outbound.py) except
 # inside these comma-separated CIDRs, for on-premise receivers, e.g. "10.20.0.0/16".
 OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", [])
+
+# --- Slack app (README "Slack") ------------------------------------------------
+# The bot token and signing secret of the Slack app; when unset here, Managers may
+# store them in the admin (Slack workspace). With neither, nothing talks to Slack.
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# Slack's Web API (tests point it at a local fake); seconds per call.
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+SLACK_HTTP_TIMEOUT = env_int("SLACK_HTTP_TIMEOUT", 10)
 
 # --- Handoffs -------------------------------------------------------------
 # The draft of a shift's handoff is made, and its outgoing on-call reminded, this long

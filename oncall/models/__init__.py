@@ -39,6 +39,10 @@ from .schedules import (
     ScheduleMember,
     Weekday,
 )
+from .slack import (
+    SlackIdentity,
+    SlackWorkspace,
+)
 
 __all__ = [
     "new_token",
@@ -63,6 +67,8 @@ __all__ = [
     "RotationKind",
     "Schedule",
     "ScheduleMember",
+    "SlackIdentity",
+    "SlackWorkspace",
     "Weekday",
     "known_timezones",
     "validate_timezone",
