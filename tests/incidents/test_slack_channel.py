@@ -24,7 +24,7 @@ from incidents.models import (
 from incidents.slack import sync
 from oncall.models import DeliveryStatus, SlackWorkspace
 from tests.incidents.helpers import settle_closure
-from tests.incidents.slack_fake import BOT_TOKEN, link, slack, slack_api  # noqa: F401
+from tests.incidents.slack_fake import BOT_TOKEN, link
 
 pytestmark = pytest.mark.django_db
 

@@ -31,15 +31,13 @@ from incidents.slack.messages import (
 from oncall import paging
 from oncall.models import ContactMethod, EscalationLevel, EscalationPolicy, Page, PageStatus
 from tests.incidents.helpers import settle_closure
-from tests.incidents.slack_fake import (  # noqa: F401 - fixtures
+from tests.incidents.slack_fake import (
     FORM,
     button,
     interact,
     link,
     post_form,
     signed,
-    slack,
-    slack_api,
     slash,
 )
 

@@ -19,7 +19,7 @@ from oncall.models import (
     PageStatus,
 )
 from tests.incidents.helpers import settle_closure
-from tests.incidents.slack_fake import button, interact, link, slack, slack_api, slash  # noqa: F401
+from tests.incidents.slack_fake import button, interact, link, slash
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)

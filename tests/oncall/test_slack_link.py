@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from oncall import slack as slack_client
 from oncall.models import SlackIdentity, SlackWorkspace
-from tests.incidents.slack_fake import BOT_TOKEN, slack, slack_api  # noqa: F401
+from tests.incidents.slack_fake import BOT_TOKEN
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +58,8 @@ def test_no_such_member_is_a_clear_refusal_and_stores_nothing(client, responder_
 def test_confirming_before_finding_is_refused(client, responder, slack):
     client.force_login(responder)
     response = client.post(LINK, {"step": "confirm"}, HTTP_HX_REQUEST="true")
-    assert response.status_code == 400 and "Find your Slack user first." in response.content.decode()
+    assert response.status_code == 400
+    assert "Find your Slack user first." in response.content.decode()
     assert client.post(LINK, {"step": "bogus"}).status_code == 400
 
 
