@@ -223,6 +223,9 @@ class ApiTokenAdmin(ManagerAdminMixin, admin.ModelAdmin):
 
 
 
+BAD_TOKEN = "A bot token starts with xoxb-."  # nosec B105 - a message, not a secret
+
+
 class SlackWorkspaceForm(forms.ModelForm):
     """The secrets are typed, never shown back: left empty, the stored one stays."""
 
@@ -247,7 +250,7 @@ class SlackWorkspaceForm(forms.ModelForm):
                 data[field] = getattr(self.instance, field, "")
         token = data.get("bot_token", "")
         if token and not token.startswith("xox"):
-            raise ValidationError({"bot_token": "A bot token starts with xoxb-."})
+            raise ValidationError({"bot_token": BAD_TOKEN})
         return data
 
 
