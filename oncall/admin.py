@@ -8,6 +8,7 @@ method's signing secret is never shown at all.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
@@ -285,7 +286,7 @@ class SlackWorkspaceAdmin(ManagerAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Slack API")
     def api_url(self, obj):
-        return slack.settings.SLACK_API_URL
+        return settings.SLACK_API_URL
 
     def save_model(self, request, obj, form, change):
         obj.pk = 1

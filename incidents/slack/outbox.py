@@ -71,8 +71,3 @@ def _queue(channel, *calls):
                   kind="slack", due_at=now, queued_at=now) for action, text in calls)
     enqueue_on_commit(SYNC_TASK, channel.pk)
 
-
-def queue_invite(channel):
-    """Invite whoever works on the incident now and was not invited yet (a page
-    acknowledged, someone joined)."""
-    _queue(channel, (SlackAction.INVITE, ""))

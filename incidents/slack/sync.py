@@ -22,6 +22,7 @@ from ..services.common import write_entry
 from .messages import declaration, topic
 
 MAX_NAME_SUFFIX = 20
+MAX_RATE_LIMITED = 10  # 429s in a row before a call counts as failed
 NO_CHANNEL = "The channel was not created."
 PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 
@@ -59,7 +60,8 @@ def _make(call):
 
 
 def _failed(channel, call, exc):
-    if exc.retry_after:  # 429: wait as long as Slack said, not our backoff
+    if exc.retry_after and call.attempts < MAX_RATE_LIMITED:
+        # 429: wait as long as Slack said, not our backoff (and not forever)
         SlackCall.objects.filter(pk=call.pk).update(
             status=DeliveryStatus.QUEUED, error=str(exc)[:1000],
             due_at=timezone.now() + timedelta(seconds=exc.retry_after))

@@ -223,3 +223,30 @@ def test_a_call_stuck_mid_send_is_failed_never_resent(ic, slack):
     call.refresh_from_db()
     assert call.status == DeliveryStatus.FAILED and "outcome unknown" in call.error
     assert slack.made("conversations.create") == []
+
+
+def test_a_call_rate_limited_again_and_again_fails_in_the_end(ic, slack):
+    incident = declare(ic)
+    slack.fail_next("conversations.create", status=429, error="ratelimited", retry_after=1,
+                    times=sync.MAX_RATE_LIMITED)
+    moment = timezone.now()
+
+    for n in range(sync.MAX_RATE_LIMITED):
+        with time_machine.travel(moment + timedelta(seconds=2 * n), tick=False):
+            sync_all(incident)
+
+    create = SlackCall.objects.get(channel__incident=incident, action=SlackAction.CREATE)
+    assert create.status == DeliveryStatus.FAILED and create.attempts == sync.MAX_RATE_LIMITED
+    assert len(slack.made("conversations.create")) == sync.MAX_RATE_LIMITED
+
+
+def test_the_incident_page_shows_a_retry_waiting(client, ic, slack):
+    incident = declare(ic)
+    slack.fail_next("conversations.create", status=429, error="ratelimited", retry_after=30)
+    sync_all(incident)
+    client.force_login(ic)
+
+    page = client.get(reverse("incidents:comms", args=[incident.ref])).content.decode()
+
+    assert "5 calls to Slack pending" in page
+    assert "Create the channel: retrying at" in page and "rate limited by Slack" in page
