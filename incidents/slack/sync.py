@@ -14,6 +14,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from mindweave_ir.live import versions as live
 from oncall import delivery, slack
 from oncall.models import DeliveryStatus
 
@@ -60,6 +61,9 @@ def _make(call):
 
 
 def _failed(channel, call, exc):
+    """Re-queue after Retry-After or the backoff, or fail for good (the incident page's
+    Communications section shows either, live)."""
+    live.bump(live.incident_key(channel.incident_id))
     if exc.retry_after and call.attempts < MAX_RATE_LIMITED:
         # 429: wait as long as Slack said, not our backoff (and not forever)
         SlackCall.objects.filter(pk=call.pk).update(
