@@ -246,6 +246,7 @@ CELERY_BEAT_SCHEDULE = {
                                    "schedule": 60.0},
     "incidents-automations": {"task": "incidents.tasks.run_automations", "schedule": 30.0},
     "incidents-drain-inbound": {"task": "incidents.tasks.drain_stale_inbound", "schedule": 10.0},
+    "incidents-slack-tick": {"task": "incidents.tasks.slack_tick", "schedule": 30.0},
 }
 
 # --- Paging --------------------------------------------------------------
@@ -274,6 +275,15 @@ TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com").rs
 # from the environment: only tests change these, to a server on 127.0.0.1.
 SNS_HOST_PATTERN = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
 SNS_CA_FILE = ""
+
+# --- Slack app (README "Slack") ------------------------------------------------
+# The bot token and signing secret of the Slack app; when unset here, Managers may
+# store them in the admin (Slack workspace). With neither, nothing talks to Slack.
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# Slack's Web API (tests point it at a local fake); seconds per call.
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+SLACK_HTTP_TIMEOUT = env_int("SLACK_HTTP_TIMEOUT", 10)
 
 # --- Handoffs -------------------------------------------------------------
 # The draft of a shift's handoff is made, and its outgoing on-call reminded, this long

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from incidents.views import inbound, status_page
+from incidents.views import inbound, slack, status_page
 from oncall.views import phone
 
 from . import views
@@ -31,6 +31,7 @@ urlpatterns = [
     path("twilio/sms", phone.sms, name="twilio-sms"),
     path("twilio/voice", phone.voice, name="twilio-voice"),
     path("twilio/status", phone.status, name="twilio-status"),
+    path("slack/events", slack.events, name="slack-events"),
     path("status/", status_page.status_page, name="status"),
     path("status/index.json", status_page.status_json, name="status-json"),
     path("", include("incidents.urls")),

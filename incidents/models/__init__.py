@@ -60,6 +60,11 @@ from .silences import (
     Silence,
     SilenceQuerySet,
 )
+from .slack import (
+    SlackAction,
+    SlackCall,
+    SlackChannel,
+)
 from .timeline import (
     ENTRY_LOOKBACK,
     MANUAL_KINDS,
@@ -117,6 +122,9 @@ __all__ = [
     "Service",
     "Severity",
     "Silence",
+    "SlackAction",
+    "SlackCall",
+    "SlackChannel",
     "SilenceQuerySet",
     "Status",
     "Subscriber",

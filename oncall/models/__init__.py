@@ -40,6 +40,10 @@ from .schedules import (
     ScheduleMember,
     Weekday,
 )
+from .slack import (
+    SlackIdentity,
+    SlackWorkspace,
+)
 
 __all__ = [
     "new_token",
@@ -65,6 +69,8 @@ __all__ = [
     "RotationKind",
     "Schedule",
     "ScheduleMember",
+    "SlackIdentity",
+    "SlackWorkspace",
     "Weekday",
     "known_timezones",
     "validate_timezone",
