@@ -26,7 +26,7 @@ from tests.incidents.factories import declare
 from tests.oncall.factories import ScheduleFactory
 
 # Versions move on commit: each test commits, as requests do.
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 LIST = "/incidents/?status=declared&status=investigating"
 
