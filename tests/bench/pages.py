@@ -399,8 +399,8 @@ def headline(measured, counts, large="100k", small="10k"):
         rows.append(figure(f"/healthz p95 at 8 clients, {large} run over {small} run",
                            f"{_ms(big[FLOOR]['p95'])} / {_ms(base[FLOOR]['p95'])} = "
                            f"{drift:.2f}x",
-                           note="the machine's drift between the two gunicorn runs; the "
-                                "history bars divide by it"))
+                           note="the machine's drift between the two gunicorn runs, to judge "
+                                "the history bars by (they use the raw ratio)"))
         for label in base:
             if label in (FLOOR, ANONYMOUS) or label not in big:
                 continue
@@ -437,7 +437,7 @@ def render(facts, sets, held, measured, counts, timings, load):
              "",
              f"gunicorn with {WORKERS} workers (DEBUG off, DATABASE_CONN_MAX_AGE="
              f"{os.environ.get('DATABASE_CONN_MAX_AGE')}), the same settings against each "
-             f"set in turn. Each round: per path, {WARMUP} warm-up requests per client, then "
+             f"set in turn. Each round: per path, {WARMUP} warm-up request(s) per client, then "
              + ", ".join(f"{c} clients x {n} requests ({c * n} samples)"
                          for c, n in ROUNDS.items())
              + " on kept-alive connections, nearest-rank p50/p95; pages and the logged-in "
