@@ -305,6 +305,14 @@ def without_wrappers(profile):
         "middleware" in row[0] and row[0].endswith("(__call__)"))][:PROFILE_TOP], total
 
 
+def cache_fact():
+    redis = os.environ.get("REDIS_URL")
+    if not redis:
+        return "local memory, per process (REDIS_URL unset)"
+    return (f"Redis {redis.rsplit('@', 1)[-1]}, shared by both sets' servers and this "
+            "process: a cached entry from one set can answer for the other")
+
+
 def load_average():
     try:
         return " / ".join(open("/proc/loadavg").read().split()[:3])  # noqa: SIM115
@@ -432,7 +440,8 @@ def render(facts, sets, held, measured, counts, timings, load):
     small, large = sets[0].name, sets[1].name
     lines = ["# Page latency benchmark", "", "| fact | value |", "| --- | --- |",
              *(f"| {k} | {v} |" for k, v in facts),
-             f"| Load average (1 / 5 / 15 min) at start, end | {load[0]}; {load[1]} |", "",
+             f"| Load average (1 / 5 / 15 min) at start, end | {load[0]}; {load[1]} |",
+             f"| Django cache | {cache_fact()} |", "",
              *(f"- **{s.name}** set: {held[s.name]['incidents']:,} incidents, "
                f"{held[s.name]['entries']:,} timeline entries ({s.entries} per seeded "
                f"incident; one open incident with {LONG_TIMELINE})" for s in sets),
