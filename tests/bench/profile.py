@@ -50,9 +50,10 @@ def profile_page(client, path, *, repeat=20, top=8, cumulative=False):
             in rows], total / repeat * 1000
 
 
-def render_profiles(profiles):
+def render_profiles(profiles, *, title="Profile (cProfile, Django test client, own time "
+                                          "per request)"):
     """Markdown: per page, its total profiled time per request and its top entries."""
-    lines = ["## Profile (cProfile, Django test client, own time per request)", ""]
+    lines = [f"## {title}", ""]
     for label, (rows, total) in profiles.items():
         lines.append(f"**{label}** — {total:.1f} ms per request under the profiler")
         lines.append("")

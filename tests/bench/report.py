@@ -39,8 +39,9 @@ PARTS = [
      "Alert ingestion on one integration: gunicorn, a real Celery worker, PostgreSQL, Redis "
      "(detail: ingest.md)"),
     ("pages", "tests.bench.pages",
-     "Page latency: 10,000 seeded incidents (50 timeline entries each), gunicorn, 8 "
-     "concurrent clients, PostgreSQL (detail: pages.md)"),
+     "Page latency: 10,000 seeded incidents (50 timeline entries each) at 8 and 32 "
+     "concurrent clients against the logged-in and anonymous /healthz, then 100,000 (10 "
+     "each) at 8, gunicorn, PostgreSQL; a profile of each page (detail: pages.md)"),
     ("live", "tests.bench.live_poll",
      "Live updates: 50 watchers, each its own session, polling one incident back to back "
      "through gunicorn, PostgreSQL (detail: live.md)"),
