@@ -79,6 +79,10 @@ FLOOR = "/healthz"  # with the Viewer's session: the floor every page is judged 
 ANONYMOUS = "/healthz (anonymous)"
 
 
+DEFAULT_REDIS = "redis://127.0.0.1:6379"
+REDIS_DB = {"10k": 5, "100k": 6}
+
+
 @dataclass(frozen=True)
 class DataSet:
     name: str  # "10k", "100k"
@@ -91,6 +95,14 @@ def data_sets():
     small = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     large = os.environ.get("BENCH_PAGES_LARGE_DATABASE_URL") or LARGE_DATABASE_URL
     return [DataSet("10k", small, 10_000, 50), DataSet("100k", large, 100_000, 10)]
+
+
+def redis_for(data_set):
+    """Each set's servers get a Redis database of their own (cache, sessions), emptied
+    before they start, as production runs with REDIS_URL: a fragment cached for one
+    set can never answer for the other."""
+    base = (os.environ.get("BENCH_PAGES_REDIS_URL") or DEFAULT_REDIS).rstrip("/")
+    return f"{base}/{REDIS_DB[data_set.name]}"
 
 
 def page_labels():
@@ -197,6 +209,9 @@ def use_database(url):
     for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT"):
         connection.settings_dict[key] = parsed[key]
     ContentType.objects.clear_cache()
+    from django.core.cache import cache
+
+    cache.clear()  # versions repeat across sets: nothing cached for one answers the other
 
 
 def session_cookie():
@@ -271,11 +286,16 @@ def hammer(port, path, cookie, clients, requests):
 
 @contextmanager
 def gunicorn(env, data_set):
+    import redis
+
+    redis_url = redis_for(data_set)
+    redis.Redis.from_url(redis_url).flushdb()
     port = free_port()
     logfile = open(BENCH_DIR / f"gunicorn-pages-{data_set.name}.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "mindweave_ir.wsgi", "--workers", str(WORKERS),
-         "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env={**env, "DATABASE_URL": data_set.url},
+         "--bind", f"127.0.0.1:{port}"], cwd=ROOT,
+        env={**env, "DATABASE_URL": data_set.url, "REDIS_URL": redis_url},
         stdout=logfile, stderr=subprocess.STDOUT)
     try:
         if not wait_until(lambda: healthz_up(port), 30):
@@ -306,11 +326,11 @@ def without_wrappers(profile):
 
 
 def cache_fact():
-    redis = os.environ.get("REDIS_URL")
-    if not redis:
-        return "local memory, per process (REDIS_URL unset)"
-    return (f"Redis {redis.rsplit('@', 1)[-1]}, shared by both sets' servers and this "
-            "process: a cached entry from one set can answer for the other")
+    dbs = ", ".join(f"{name} set db {db}" for name, db in REDIS_DB.items())
+    return (f"servers: Redis (cache and cached_db sessions, as production), one database "
+            f"per set ({dbs}), emptied before each server starts; query counts and "
+            "profiles in this process: local memory, emptied between sets, database "
+            "sessions")
 
 
 def load_average():
@@ -526,6 +546,8 @@ def run():
            # Persistent connections, as production runs (.env.example); with 0 every
            # request, /healthz included, would also pay for a new PostgreSQL backend.
            "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE") or "60"}
+    env.pop("REDIS_URL", None)  # each set's servers get their own (redis_for)
+    os.environ.pop("REDIS_URL", None)  # and this process a local cache (cache_fact)
     timings = {}
     step = time.monotonic()
     for data_set in sets:
