@@ -111,3 +111,13 @@ def receiver():
     server.server_close()
 
 
+@pytest.fixture
+def twilio(settings):
+    """A fake Twilio REST API on 127.0.0.1 (tests/oncall/twilio_fake.py), configured as
+    the account SMS and voice pages go through; what it received is on it."""
+    from tests.oncall import twilio_fake
+
+    fake = twilio_fake.serve()
+    twilio_fake.configure(settings, fake)
+    yield fake
+    twilio_fake.stop(fake)

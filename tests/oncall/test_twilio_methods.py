@@ -26,14 +26,6 @@ NUMBER = "+15551230001"
 ADD = "/oncall/me/contact-methods/add/"
 
 
-@pytest.fixture
-def twilio(settings):
-    fake = twilio_fake.serve()
-    twilio_fake.configure(settings, fake)
-    yield fake
-    twilio_fake.stop(fake)
-
-
 def add(client, kind, target):
     return client.post(ADD, {"new-kind": kind, "new-target": target, "new-label": "",
                              "new-notify_after_minutes": "0", "new-enabled": "on"})

@@ -24,14 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 IC_NUMBER = "+15551230001"
 
 
-@pytest.fixture
-def twilio(settings):
-    fake = twilio_fake.serve()
-    twilio_fake.configure(settings, fake)
-    yield fake
-    twilio_fake.stop(fake)
-
-
 def sent(notification_filter):
     return Notification.objects.filter(status=DeliveryStatus.SENT, **notification_filter).exists()
 

@@ -22,14 +22,6 @@ pytestmark = pytest.mark.django_db
 NUMBER = "+15551230001"
 
 
-@pytest.fixture
-def twilio(settings):
-    fake = twilio_fake.serve()
-    twilio_fake.configure(settings, fake)
-    yield fake
-    twilio_fake.stop(fake)
-
-
 def paged(pol, key, source=""):
     """A page whose first level's notifications were sent, as the engine sends them."""
     page = paging.trigger_page(title=f"Page {key}", severity="SEV-2", dedup_key=key,
