@@ -40,6 +40,7 @@ from tests.bench.paging_latency import (
     Processes,
     SetupError,
     bench_env,
+    celery,
     check_redis,
     ensure_database,
     free_port,
@@ -237,11 +238,11 @@ def measure(env=None, details=None):
     processes = Processes(env)
     try:
         nodename = f"benchingest{os.getpid()}@"
-        processes.start("ingest-worker", "worker", "--pool=prefork",
-                        f"--concurrency={WORKER_CONCURRENCY}", "--without-mingle",
-                        "--without-gossip", "--loglevel=INFO", "-n", f"{nodename}%h")
-        processes.start("ingest-beat", "beat", "--loglevel=INFO",
-                        f"--schedule={BENCH_DIR / 'ingest-celerybeat-schedule'}")
+        processes.start("ingest-worker", celery(
+            "worker", "--pool=prefork", f"--concurrency={WORKER_CONCURRENCY}",
+            "--without-mingle", "--without-gossip", "--loglevel=INFO", "-n", f"{nodename}%h"))
+        processes.start("ingest-beat", celery(
+            "beat", "--loglevel=INFO", f"--schedule={BENCH_DIR / 'ingest-celerybeat-schedule'}"))
         if not wait_until(lambda: healthz_up(port), 30):
             raise SetupError("gunicorn did not answer /healthz; see "
                              f"{BENCH_DIR / 'ingest-gunicorn.log'}")
