@@ -1,7 +1,8 @@
 """Inbound alerts: integrations and their tokens (integrations.py), bodies parsed into
-messages (parse.py, pure), received, stored and drained under the integration's lock
-(receive.py, whose docstring has the rules), and applied to alerts and incidents one
-message at a time (apply.py). This package only re-exports what the rest of the app
+messages (parse.py, pure), authenticated and stored, locked under and settled in SQL
+(store.py), received and drained under the integration's lock (receive.py, whose
+docstring has the rules), and applied to alerts and incidents one message at a time
+(apply.py). This package only re-exports what the rest of the app
 uses.
 """
 
@@ -23,8 +24,8 @@ from .receive import (
     raise_internal,
     receive_alertmanager,
     receive_event,
-    store_payload,
 )
+from .store import Stored, store_for_token, store_payload
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -33,6 +34,7 @@ __all__ = [
     "Message",
     "PayloadError",
     "Receipt",
+    "Stored",
     "create_integration",
     "drain",
     "drain_stale",
@@ -45,5 +47,6 @@ __all__ = [
     "receive_event",
     "regenerate_token",
     "routing_key_of",
+    "store_for_token",
     "store_payload",
 ]
