@@ -13,6 +13,10 @@ DESIGN.md's reliability rules, in order:
    The lock "combines": a request that gets it at once applies every received body
    of the integration (its own among them) and answers with its own results; one
    that finds it taken answers "queued" without waiting, and a task drains later.
+   One that sees a drain task already on its way (the wake flag, see enqueue_drain)
+   answers "queued" without trying the lock: under a storm a request is then one
+   INSERT (the token checked in it, store.py) and one cache round trip, and the
+   task applies the bodies BATCH to a transaction.
    A body that raises is marked failed (error kept) without undoing the others.
 3. A firing alert joins the open incident of its group (Alertmanager's groupKey,
    the Events API's dedup_key) or opens one that pages on-call like a declared one.
