@@ -23,6 +23,7 @@ from ..models import (
     Silence,
     Status,
 )
+from .store import insert_new
 
 DETECTION_SOURCES = {
     IntegrationKind.ALERTMANAGER: DetectionSource.MONITORING,
@@ -148,7 +149,7 @@ def _trigger(context, message, now):
     silence = context.silence_for(message.labels, now)
     if silence is not None:
         alert.silence, alert.routing = silence, _silenced_routing(why, silence)
-        alert.save()
+        insert_new(alert)
         context.open[message.key] = alert
         return alert, f"new alert #{alert.pk} silenced by silence #{silence.pk}"
     alert, outcome = _route(context, alert, message, why)
@@ -183,7 +184,7 @@ def _route(context, alert, message, why):
         alert.incident = incident
         alert.routing = f"{why}: joined {incident.ref}, the open incident of its group; " \
                         "no page (the incident's own paging covers it)."
-        alert.save()
+        insert_new(alert)
         _changed(context, alert)
         _note_join(context, incident, message)
         return alert, f"new alert #{alert.pk} joined {incident.ref}"
@@ -201,7 +202,7 @@ def _route(context, alert, message, why):
     else:
         paged = "no page: no escalation policy applies"
     alert.routing = f"{why}: opened {incident.ref} at {alert.get_severity_display()}; {paged}."
-    alert.save()
+    insert_new(alert)
     context.groups[alert.group_hash] = incident
     context.joined[incident.pk] = 1
     return alert, f"new alert #{alert.pk} opened {incident.ref}; {paged}"

@@ -135,3 +135,32 @@ def settle(payloads):
                 for p in payloads])])
         else:
             cursor.executemany(sql, [(p.outcome, p.error, p.result, p.pk) for p in payloads])
+
+
+@cache
+def _insert_statement(model, vendor):
+    """INSERT ... RETURNING the primary key, for every concrete column but the key."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    fields = [f for f in meta.local_concrete_fields if not f.primary_key]
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING {pk}"  # noqa: S608  # nosec B608
+    return sql, fields
+
+
+def insert_new(obj):
+    """Save a new row (no primary key yet, no save() of its own, no signals) with one
+    prepared statement: what Model.save() does, without building the INSERT through
+    the ORM each time (half the CPU of applying an alert). Other rows: save()."""
+    model = type(obj)
+    if obj.pk is not None or not _raw_sql():
+        obj.save()
+        return
+    sql, fields = _insert_statement(model, connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding, obj._state.db = False, connection.alias

@@ -284,3 +284,30 @@ def test_settling_a_batch_is_one_statement(prometheus):
     assert len(settling) == 1  # ("50 times: UPDATE ...", pipelined, on SQLite)
     assert set(InboundPayload.objects.values_list("outcome", flat=True)) == {
         PayloadOutcome.REJECTED}
+
+
+def test_a_new_alert_is_inserted_as_save_would_and_a_saved_one_updated(prometheus):
+    from datetime import UTC, datetime
+
+    from incidents.ingest.store import insert_new
+    from incidents.models import Severity
+
+    integration, _ = prometheus
+    when = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    alert = Alert(integration=integration, key="web-1", group_key="g", group_hash="h" * 64,
+                  summary="Disk \u00e9", severity=Severity.SEV2, labels={"a": "b", "n": [1]},
+                  details={"x": {"y": None}}, started_at=when, created_at=when,
+                  last_received_at=when)
+
+    insert_new(alert)
+
+    assert alert.pk is not None and not alert._state.adding
+    stored = Alert.objects.get(pk=alert.pk)
+    assert (stored.integration, stored.key, stored.summary, stored.labels, stored.details) == (
+        integration, "web-1", "Disk \u00e9", {"a": "b", "n": [1]}, {"x": {"y": None}})
+    assert (stored.status, stored.count, stored.started_at, stored.incident) == (
+        AlertStatus.TRIGGERED, 1, when, None)
+
+    alert.routing = "updated"
+    insert_new(alert)  # it has a key now: an UPDATE, no second row
+    assert Alert.objects.get().routing == "updated"
