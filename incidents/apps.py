@@ -7,7 +7,9 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from oncall import paging
 
-        from . import services
+        from . import freshness, services
+
+        freshness.connect()
 
         # Pages raised for incidents report back onto the incident timeline.
         paging.subscribe(services.on_page_event)

@@ -5,6 +5,7 @@ from celery import shared_task
 
 from . import automation, heartbeats, ingest, services
 from .comms import cadence, delivery
+from .slack import sync as slack_sync_engine
 
 RETRY = {"acks_late": True, "autoretry_for": (Exception,), "retry_backoff": True,
          "max_retries": 5}
@@ -51,6 +52,14 @@ def drain_stale_inbound():
     return f"settled {ingest.drain_stale()} stale inbound payloads"
 
 
+@shared_task(**RETRY)
+def confirm_sns_subscription(payload_id):
+    """Visit a stored SNS SubscriptionConfirmation's SubscribeURL (enqueued when it is
+    received). Idempotent: a confirmed one is not sent again; SNS's 4xx fails it for
+    good, no answer or a 5xx is retried with backoff."""
+    return ingest.confirm_subscription(payload_id)
+
+
 @shared_task(acks_late=True)
 def run_automations():
     """Beat, every 30 s: automation rules against open alerts (each acts once per alert)."""
@@ -76,3 +85,23 @@ def comms_tick():
     sent = delivery.deliver_due()
     overdue = cadence.remind_overdue()
     return f"sent {sent}, {overdue} incident(s) overdue for an update"
+
+
+@shared_task(**RETRY)
+def slack_sync(channel_id):
+    """Make an incident channel's due Slack calls in order (each claimed first, so a
+    redelivered task makes none twice); comes back when the next is due (a backoff,
+    or the Retry-After of a 429). The beat tick is there if this wake-up is lost."""
+    delay = slack_sync_engine.run(channel_id)
+    if delay:
+        slack_sync.apply_async((channel_id,), countdown=delay)
+    return f"slack channel {channel_id}: " + (f"next in {delay}s" if delay else "done")
+
+
+@shared_task(**TICK)
+def slack_tick():
+    """Beat, every 30 s: make the Slack calls whose wake-up was lost or whose retry is due."""
+    channels = slack_sync_engine.due_channels()
+    for channel_id in channels:
+        slack_sync_engine.run(channel_id)
+    return f"{len(channels)} slack channel(s) with due calls"

@@ -7,4 +7,6 @@ class MindweaveConfig(AppConfig):
 
     def ready(self):
         # Registers the project-wide system checks (Django's documented place for it).
-        from . import checks  # noqa: F401
+        from . import checks, usercache  # noqa: F401
+
+        usercache.connect()

@@ -94,7 +94,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "mindweave_ir.middleware.RefuseBadCharactersMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's AuthenticationMiddleware, with the signed-in user kept in the cache
+    # (mindweave_ir/usercache.py): no query per request before the view.
+    "mindweave_ir.usercache.CachedUserMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -169,6 +171,9 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "incidents:dashboard"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+# What the cached signed-in user carries with it (mindweave_ir/usercache.py): the
+# profile every page reads for its time zone.
+USER_CACHE_RELATED = ["profile"]
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
@@ -200,6 +205,9 @@ if REDIS_URL:
     # Django's RedisCache, reusing its Redis client (mindweave_ir/cache.py says why).
     CACHES = {"default": {"BACKEND": "mindweave_ir.cache.ReusedClientRedisCache",
                           "LOCATION": REDIS_URL}}
+    # Sessions read from Redis, written through to the database (which keeps them
+    # across a Redis restart): a logged-in request reads no session row.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -239,6 +247,7 @@ CELERY_BEAT_SCHEDULE = {
                                    "schedule": 60.0},
     "incidents-automations": {"task": "incidents.tasks.run_automations", "schedule": 30.0},
     "incidents-drain-inbound": {"task": "incidents.tasks.drain_stale_inbound", "schedule": 10.0},
+    "incidents-slack-tick": {"task": "incidents.tasks.slack_tick", "schedule": 30.0},
 }
 
 # --- Paging --------------------------------------------------------------
@@ -254,6 +263,28 @@ PAGING_SEND_THREADS = env_int("PAGING_SEND_THREADS", 16)
 # private, link-local, CGNAT, unique-local, reserved; mindweave_ir/outbound.py) except
 # inside these comma-separated CIDRs, for on-premise receivers, e.g. "10.20.0.0/16".
 OUTBOUND_ALLOWED_NETWORKS = env_list("OUTBOUND_ALLOWED_NETWORKS", [])
+# SMS and voice contact methods (oncall/phone.py): all three set, or SMS and voice are
+# off (people cannot add them). The auth token also checks Twilio's webhook signatures.
+# TWILIO_API_BASE is Twilio's REST address; only tests (a fake on 127.0.0.1) change it.
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
+# CloudWatch alarms through SNS (incidents/ingest/sns.py): the only hosts a signing
+# certificate is fetched from and a subscription confirmed at (a regex over the host
+# name, https only), and the CA file to trust for them (empty: the system's). Not read
+# from the environment: only tests change these, to a server on 127.0.0.1.
+SNS_HOST_PATTERN = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
+SNS_CA_FILE = ""
+
+# --- Slack app (README "Slack") ------------------------------------------------
+# The bot token and signing secret of the Slack app; when unset here, Managers may
+# store them in the admin (Slack workspace). With neither, nothing talks to Slack.
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+# Slack's Web API (tests point it at a local fake); seconds per call.
+SLACK_API_URL = os.environ.get("SLACK_API_URL", "https://slack.com/api/")
+SLACK_HTTP_TIMEOUT = env_int("SLACK_HTTP_TIMEOUT", 10)
 
 # --- Handoffs -------------------------------------------------------------
 # The draft of a shift's handoff is made, and its outgoing on-call reminded, this long
@@ -322,5 +353,8 @@ LOGGING = {
                           "propagate": False, "filters": ["mask_tokens"]},
         # WeasyPrint reports every rendering step at INFO; only its problems matter here.
         "weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"},
+        # The twilio library logs every request's URL and headers at INFO (never the
+        # Authorization header); oncall's own lines say what was sent to whom.
+        "twilio": {"level": "WARNING"},
     },
 }

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from incidents.views import inbound, status_page
+from incidents.views import inbound, slack, status_page
+from oncall.views import phone
 
 from . import views
 from .api import urls as api_urls
@@ -22,9 +23,15 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("api/v1/integrations/<str:token>/alertmanager", inbound.alertmanager_webhook,
          name="alertmanager-webhook"),
+    path("api/v1/integrations/<str:token>/cloudwatch", inbound.cloudwatch_sns,
+         name="cloudwatch-sns"),
     path("api/v1/events/v2/enqueue", inbound.events_enqueue, name="events-enqueue"),
     path("api/v1/heartbeats/<str:token>/ping", inbound.heartbeat_ping, name="heartbeat-ping"),
     path("api/v1/", api_urls()),
+    path("twilio/sms", phone.sms, name="twilio-sms"),
+    path("twilio/voice", phone.voice, name="twilio-voice"),
+    path("twilio/status", phone.status, name="twilio-status"),
+    path("slack/events", slack.events, name="slack-events"),
     path("status/", status_page.status_page, name="status"),
     path("status/index.json", status_page.status_json, name="status-json"),
     path("", include("incidents.urls")),

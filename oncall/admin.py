@@ -8,11 +8,12 @@ method's signing secret is never shown at all.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from . import services
+from . import services, slack
 from .forms.people import clean_target
 from .models import (
     ApiToken,
@@ -27,6 +28,8 @@ from .models import (
     Profile,
     Schedule,
     ScheduleMember,
+    SlackIdentity,
+    SlackWorkspace,
 )
 from .roles import ManagerAdminMixin, ReadOnlyAdmin, ReadOnlyTabularInline
 
@@ -219,3 +222,85 @@ class ApiTokenAdmin(ManagerAdminMixin, admin.ModelAdmin):
             services.revoke_api_token(token, by=request.user)
         self.message_user(request, "Revoked.")
 
+
+
+BAD_TOKEN = "A bot token starts with xoxb-."  # nosec B105 - a message, not a secret
+
+
+class SlackWorkspaceForm(forms.ModelForm):
+    """The secrets are typed, never shown back: left empty, the stored one stays."""
+
+    bot_token = forms.CharField(required=False, strip=True,
+                                widget=forms.PasswordInput(render_value=False),
+                                help_text="xoxb-...; leave empty to keep the stored one.")
+    signing_secret = forms.CharField(required=False, strip=True,
+                                     widget=forms.PasswordInput(render_value=False),
+                                     help_text="Leave empty to keep the stored one.")
+    forget = forms.BooleanField(required=False, label="Forget the stored token and secret")
+
+    class Meta:
+        model = SlackWorkspace
+        fields = ["bot_token", "signing_secret"]
+
+    def clean(self):
+        data = super().clean()
+        for field in ("bot_token", "signing_secret"):
+            if self.cleaned_data.get("forget"):
+                data[field] = ""
+            elif not data.get(field):
+                data[field] = getattr(self.instance, field, "")
+        token = data.get("bot_token", "")
+        if token and not token.startswith("xox"):
+            raise ValidationError({"bot_token": BAD_TOKEN})
+        return data
+
+
+@admin.register(SlackWorkspace)
+class SlackWorkspaceAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    """The Slack connection: what is configured (set / not set, and whether the
+    environment's value wins) and the last error Slack gave; never the secrets."""
+
+    form = SlackWorkspaceForm
+    list_display = ["__str__", "token_state", "secret_state", "last_error", "last_error_at"]
+    readonly_fields = ["token_state", "secret_state", "api_url", "last_error", "last_error_at",
+                       "last_ok_at"]
+    fields = ["token_state", "secret_state", "api_url", "bot_token", "signing_secret", "forget",
+              "last_error", "last_error_at", "last_ok_at"]
+
+    def has_add_permission(self, request):
+        return self._is_manager(request) and not SlackWorkspace.objects.exists()
+
+    @staticmethod
+    def _state(stored, from_env):
+        if from_env:
+            return "set (SLACK_* environment variable; it wins over the admin)"
+        return "set (stored here)" if stored else "not set"
+
+    @admin.display(description="Bot token")
+    def token_state(self, obj):
+        return self._state(obj and obj.bot_token, slack.config().token_from_env)
+
+    @admin.display(description="Signing secret")
+    def secret_state(self, obj):
+        return self._state(obj and obj.signing_secret, slack.config().secret_from_env)
+
+    @admin.display(description="Slack API")
+    def api_url(self, obj):
+        return settings.SLACK_API_URL
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(SlackIdentity)
+class SlackIdentityAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    """Who is which Slack user; people find and confirm their own on /oncall/me/."""
+
+    list_display = ["user", "slack_user_id", "slack_name", "email", "confirmed_at"]
+    search_fields = ["user__username", "slack_user_id", "slack_name", "email"]
+    readonly_fields = ["user", "slack_user_id", "slack_name", "email", "found_at"]
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False

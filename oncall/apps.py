@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class OncallConfig(AppConfig):
     name = "oncall"
     verbose_name = "On-call"
+
+    def ready(self):
+        from . import freshness
+
+        freshness.connect()

@@ -26,6 +26,8 @@ from django.template.loader import render_to_string
 from mindweave_ir import outbound
 from mindweave_ir.redaction import redact_url  # also used as channels.redact_url
 
+from . import phone
+
 USER_AGENT = "MindWeave-IR/1 (+notifications)"
 # The target is wrong, not the moment: retrying cannot help.
 PERMANENT_HTTP_STATUSES = frozenset({400, 401, 403, 404, 410})
@@ -57,6 +59,11 @@ class Message:
     # About a test/game-day incident (a drill): real people are reached, and every
     # channel says it is a drill (issue 17 item 6).
     is_test: bool = False
+    # SMS and voice (Twilio): the page's code a reply names ("1 42" acknowledges page 42),
+    # and the delivery row the provider's callbacks are about ("n12" notification,
+    # "x3" notice, "t7" a test of method 7); "" when there is none.
+    reply_code: str = ""
+    ref: str = ""
 
 
 class ChannelError(Exception):
@@ -317,8 +324,62 @@ class WebhookChannel(HttpChannel):
         return self.post(url, body, headers, secret)
 
 
+class PhoneChannel(Channel):
+    """A phone number reached through Twilio (oncall/phone.py). The number must be E.164
+    and Twilio configured on this server; Twilio calls back with the delivery status
+    and the person's answer (oncall/replies.py)."""
+
+    def validate_target(self, target: str) -> str:
+        number = phone.normalise_number(target)
+        if not phone.configured():
+            raise ValidationError(phone.NOT_CONFIGURED)
+        return number
+
+    def send(self, target: str, message: Message, *, secret: str = "") -> str:
+        try:
+            number = phone.normalise_number(target)
+        except ValidationError as exc:
+            raise PermanentChannelError(" ".join(exc.messages)) from None
+        if not phone.configured():
+            # The server's set-up, not the person's number: retried, never disabling it.
+            raise TransientChannelError(phone.NOT_CONFIGURED)
+        try:
+            sid, status = self.place(number, message)
+        except phone.PhoneError as exc:
+            error = PermanentChannelError if exc.permanent else TransientChannelError
+            raise error(str(exc)) from None
+        return f"Twilio {sid} {status}"
+
+    def place(self, number: str, message: Message) -> tuple[str, str]:
+        raise NotImplementedError
+
+
+class SmsChannel(PhoneChannel):
+    kind = "sms"
+    label = "SMS (Twilio)"
+
+    def place(self, number: str, message: Message) -> tuple[str, str]:
+        return phone.send_sms(number, phone.sms_text(message),
+                              status_callback=phone.webhook_url("status", message.ref))
+
+
+class VoiceChannel(PhoneChannel):
+    """A call whose words our webhook serves when it is answered (so it can say the page
+    was acknowledged meanwhile); without a ref, the words go with the call."""
+
+    kind = "voice"
+    label = "Voice call (Twilio)"
+
+    def place(self, number: str, message: Message) -> tuple[str, str]:
+        if not message.ref:
+            return phone.place_call(number, twiml=phone.call_twiml(phone.spoken(message)))
+        return phone.place_call(number, url=phone.webhook_url("voice", message.ref),
+                                status_callback=phone.webhook_url("status", message.ref))
+
+
 CHANNELS: dict[str, Channel] = {
-    channel.kind: channel for channel in (EmailChannel(), SlackChannel(), WebhookChannel())
+    channel.kind: channel for channel in (EmailChannel(), SlackChannel(), WebhookChannel(),
+                                          SmsChannel(), VoiceChannel())
 }
 KIND_CHOICES: list[tuple[str, str]] = [(kind, ch.label) for kind, ch in CHANNELS.items()]
 

@@ -6,6 +6,10 @@ overrides of the horizon: three queries, whatever the number of people.
 
 from datetime import timedelta
 
+from django.core.cache import cache
+
+from mindweave_ir.live import versions
+
 from . import calendar
 from .models import Schedule
 
@@ -24,6 +28,23 @@ def on_call_panel(now, schedules=None):
     rows = []
     for schedule in calendar.load_timeline(queryset.order_by("name"), now, end):
         rows.append(_row(schedule, now, end))
+    return rows
+
+
+def cached_on_call_panel(now, live_version):
+    """on_call_panel(now), computed once per DASHBOARD version (schedule, rotation,
+    override and membership edits move it) and kept only until the first instant
+    the panel changes by time alone: a shift ends or the next one starts."""
+    key = f"oncall-panel:{live_version}"
+    cached = cache.get(key)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    rows = on_call_panel(now)
+    changes = [t for row in rows for t in (row["until"], row["next_start"]) if t]
+    valid_until = min(changes, default=now + HORIZON)
+    seconds = min((valid_until - now).total_seconds(), versions.FRAGMENT_SECONDS)
+    if seconds >= 1:
+        cache.set(key, (rows, valid_until), int(seconds))
     return rows
 
 

@@ -40,7 +40,7 @@ from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
 
 from . import paging, wakeup
-from .models import ContactKind, EngineHeartbeat
+from .models import PHONE_KINDS, ContactKind, EngineHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,12 @@ DB_ERRORS = (DatabaseError, InterfaceError)
 
 
 def receiver_of(kind, target):
-    """Who answers a send: the SMTP server for e-mail, else the URL's host and port."""
+    """Who answers a send: the SMTP server for e-mail, Twilio for SMS and voice, else
+    the URL's host and port."""
     if kind == ContactKind.EMAIL:
         return "email"
+    if kind in PHONE_KINDS:
+        return "twilio"
     try:
         parts = urlsplit(target or "")
         return f"{kind}:{parts.hostname}:{parts.port or ''}"

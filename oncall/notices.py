@@ -43,7 +43,8 @@ def _message(notice):
     return channels.Message(
         subject=notice.subject, text=notice.text,
         link=notice.link if notice.link.startswith("http") else f"{settings.SITE_URL}{notice.link}",
-        ack_url="", severity="", dedup_key=notice.key, kind="notice")
+        ack_url="", severity="", dedup_key=notice.key, kind="notice",
+        ref=f"x{notice.pk}")
 
 
 def deliver(notice_id, *, now=None):

@@ -75,6 +75,7 @@ def _changed(page):
 
 
 _name = display_name
+record_event = _event  # for the page verbs outside this module (oncall/replies.py)
 
 
 # --- starting, acknowledging and resolving pages ------------------------------------
@@ -355,7 +356,8 @@ def _message(notification):
         subject=channels.marked_test(subject) if page.is_test else subject, text=text,
         link=page.link or f"{settings.SITE_URL}{page.get_absolute_url()}",
         ack_url=ack_url(page, notification.user), severity=page.severity,
-        dedup_key=page.dedup_key, is_test=page.is_test,
+        dedup_key=page.dedup_key, is_test=page.is_test, reply_code=str(page.pk),
+        ref=f"n{notification.pk}",
     )
 
 
@@ -463,7 +465,7 @@ def send_test_notification(method):
         subject="[TEST] MindWeave IR test notification",
         text=f"This is a test for {_name(method.user)}. If you can read it, paging reaches "
              "you here.", link=f"{settings.SITE_URL}/oncall/me/", ack_url="", severity="",
-        dedup_key=f"test-{method.pk}", kind="test",
+        dedup_key=f"test-{method.pk}", kind="test", ref=f"t{method.pk}",
     )
     now = timezone.now()
     try:

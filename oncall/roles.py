@@ -30,7 +30,8 @@ def role_names(user):
         return frozenset()
     cached = getattr(user, "_mindweave_roles", None)
     if cached is None:
-        cached = frozenset(user.groups.values_list("name", flat=True))
+        # .all(): the groups the cached user came with (usercache), else one query.
+        cached = frozenset(group.name for group in user.groups.all())
         user._mindweave_roles = cached
     return cached
 

@@ -14,7 +14,7 @@ from mindweave_ir.inputs import PLANNING_HORIZON, OutOfRange, ahead, check_time
 from mindweave_ir.live import versions as live
 from mindweave_ir.templatetags.mw import person, when
 
-from . import channels, paging
+from . import channels, paging, slack
 from .models import (
     ApiToken,
     ContactMethod,
@@ -24,6 +24,7 @@ from .models import (
     RotationKind,
     Schedule,
     ScheduleMember,
+    SlackIdentity,
 )
 from .roles import Role, has_role
 from .tokens import hash_token, new_token
@@ -315,3 +316,56 @@ def user_for_api_token(secret):
     if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
     return row.user
+
+
+# --- Slack identity ----------------------------------------------------------------------
+
+def find_slack_user(user):
+    """Look the person's e-mail address up in the connected Slack workspace and keep
+    the user found, unconfirmed (the person confirms it on their profile page).
+    ValidationError when there is no address, no connection, or no such member."""
+    email = (user.email or "").strip()
+    if not email:
+        raise ValidationError("Your account has no e-mail address to look up in Slack.")
+    if not slack.config().connected:
+        raise ValidationError("Slack is not connected to this site; ask a Manager.")
+    try:
+        slack_id, slack_name = slack.lookup_user_by_email(email)
+    except slack.SlackError as exc:
+        if exc.code == "users_not_found":
+            raise ValidationError(f"No Slack member has the address {email}.") from None
+        raise ValidationError(f"Slack did not answer the look-up ({exc.code or exc}); "
+                              "try again later.") from None
+    if not slack_id:
+        raise ValidationError(f"No Slack member has the address {email}.")
+    return _keep_slack_user(user, slack_id=slack_id, slack_name=slack_name, email=email)
+
+
+@transaction.atomic
+def _keep_slack_user(user, *, slack_id, slack_name, email):
+    if SlackIdentity.objects.filter(slack_user_id=slack_id).exclude(user=user).exists():
+        raise ValidationError("That Slack user is already linked to another person here; "
+                              "ask a Manager.")
+    row, _ = SlackIdentity.objects.update_or_create(user=user, defaults={
+        "slack_user_id": slack_id, "slack_name": slack_name[:200], "email": email,
+        "found_at": timezone.now(), "confirmed_at": None})
+    logger.info("Slack user %s found for %s", slack_id, user)
+    return row
+
+
+@transaction.atomic
+def confirm_slack_user(user):
+    """The person says the Slack user found is them: Slack requests may act as them."""
+    row = SlackIdentity.objects.select_for_update().filter(user=user).first()
+    if row is None:
+        raise ValidationError("Find your Slack user first.")
+    if row.confirmed_at is None:
+        row.confirmed_at = timezone.now()
+        row.save(update_fields=["confirmed_at"])
+    return row
+
+
+@transaction.atomic
+def unlink_slack_user(user):
+    """Forget the person's Slack user: Slack requests from it are refused from now on."""
+    SlackIdentity.objects.filter(user=user).delete()

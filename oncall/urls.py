@@ -14,6 +14,7 @@ urlpatterns = [
     path("me/calendar-token/", people.regenerate_calendar_token, name="calendar-token"),
     path("me/api-tokens/", people.api_token_add, name="api-token-add"),
     path("me/api-tokens/<int:pk>/revoke/", people.api_token_revoke, name="api-token-revoke"),
+    path("me/slack/", people.slack_link, name="slack-link"),
     # schedules
     path("me/shifts/", schedules.my_shifts, name="my-shifts"),
     path("me/calendar.ics", schedules.my_calendar_feed, name="my-calendar-feed"),

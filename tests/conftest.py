@@ -105,6 +105,18 @@ def local_receivers_allowed(settings):
 
 
 @pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache, as each starts with its own data: fragments
+    are cached under live versions (issue 19), and a rolled-back test's versions are
+    the next test's versions too (as after a database restore: README "Production")."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing costs ~0.5 s a user; tests need a password, not its strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

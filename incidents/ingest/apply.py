@@ -28,6 +28,7 @@ from .store import insert_new
 DETECTION_SOURCES = {
     IntegrationKind.ALERTMANAGER: DetectionSource.MONITORING,
     IntegrationKind.EVENTS: DetectionSource.PAGERDUTY,
+    IntegrationKind.CLOUDWATCH: DetectionSource.CLOUDWATCH,
 }
 
 
@@ -104,7 +105,8 @@ def _group_hash(group_key):
 def apply_message(context, message):
     """Apply one message; returns its result dict (key, alert id, outcome, action)."""
     now = timezone.now()
-    handler = {"trigger": _trigger, "acknowledge": _acknowledge, "resolve": _resolve}
+    handler = {"trigger": _trigger, "acknowledge": _acknowledge, "resolve": _resolve,
+               "note": _note}
     alert, outcome = handler[message.action](context, message, now)
     return {"key": message.key, "alert": alert.pk if alert else None, "outcome": outcome,
             "action": message.action}
@@ -269,3 +271,22 @@ def _resolve(context, message, now):
                                                  "The incident stays open until its "
                                                  "commander resolves it.")
     return alert, f"resolved alert #{alert.pk}"
+
+
+def _note(context, message, now):
+    """Something the source said about an alert that changes nothing and pages nobody
+    (a CloudWatch alarm's INSUFFICIENT_DATA): noted on the open alert's incident."""
+    alert = context.open_alert(message.key)
+    if alert is None:
+        return None, "no open alert with this key; noted nowhere, nothing paged"
+    Alert.objects.filter(pk=alert.pk).update(last_received_at=now)
+    alert.last_received_at = now
+    if not alert.incident_id:
+        return alert, f"alert #{alert.pk} has no incident; nothing noted, nothing paged"
+    reason = message.details.get("NewStateReason") or ""
+    services.note_alert(alert.incident, body=f"Alert data insufficient at its source: "
+                                             f"**{alert.summary}** (key `{alert.key}`)"
+                                             + (f": {reason[:500]}" if reason else ".")
+                                             + " Not paged; the alert stays open.")
+    _changed(context, alert)
+    return alert, f"noted on {alert.incident.ref}; alert #{alert.pk} stays open, no page"

@@ -35,7 +35,8 @@ class PayloadError(Exception):
 
 @dataclass
 class Message:
-    """One thing a source said about one alert: trigger, acknowledge or resolve it."""
+    """One thing a source said about one alert: trigger, acknowledge or resolve it, or a
+    note that changes nothing (CloudWatch's INSUFFICIENT_DATA)."""
 
     action: str
     key: str

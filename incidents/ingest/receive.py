@@ -45,6 +45,7 @@ from mindweave_ir.queue import enqueue_on_commit, send
 from ..models import InboundPayload, IntegrationKind, PayloadOutcome
 from .apply import Batch
 from .apply import apply_message as _apply  # a module global: tests replace it to fail
+from .cloudwatch import parse_alarm_notification
 from .parse import PayloadError, load_json, parse_alertmanager, parse_event, routing_key_of
 from .store import lock_integration, settle, store_payload
 
@@ -108,6 +109,9 @@ def _parse_stored(integration, payload):
     data = load_json(payload.body)
     if integration.kind == IntegrationKind.ALERTMANAGER:
         return parse_alertmanager(data)
+    if integration.kind == IntegrationKind.CLOUDWATCH:
+        # Only notifications are stored pending; their signature was checked first.
+        return parse_alarm_notification(data)
     routing_key_of(data)
     return parse_event(data, missing_key=_generated_key(payload.pk))
 
@@ -132,6 +136,17 @@ def receive_event(payload, data):
     rejected)."""
     try:
         messages = parse_event(data, missing_key=_generated_key(payload.pk))
+    except PayloadError as exc:
+        _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
+        raise
+    return _accept(payload, messages)
+
+
+def receive_cloudwatch(integration, payload, envelope):
+    """Apply (or queue) a CloudWatch alarm notification, its SNS signature verified and
+    its body stored. Returns a Receipt; raises PayloadError (payload marked rejected)."""
+    try:
+        messages = parse_alarm_notification(envelope)
     except PayloadError as exc:
         _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
         raise

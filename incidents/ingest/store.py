@@ -49,6 +49,11 @@ def _raw_sql():
 
 
 @cache
+def _stored_fields():
+    return [f for f in InboundPayload._meta.local_concrete_fields if not f.primary_key]
+
+
+@cache
 def _statements(vendor):
     """The statements, built once from the models' table and column names (quoted;
     no input ever goes into them: values are parameters)."""
@@ -58,14 +63,17 @@ def _statements(vendor):
         return [quote(model._meta.db_table)] + [quote(model._meta.get_field(f).column)
                                                 for f in fields]
 
-    pay, pid, integration_id, received_at, body, outcome, error, result = names(
-        InboundPayload, "id", "integration", "received_at", "body", "outcome", "error",
-        "result")
+    pay, pid, integration_id, outcome, error, result = names(
+        InboundPayload, "id", "integration", "outcome", "error", "result")
     integ, iid, token_hash, kind, enabled = names(
         Integration, "id", "token_hash", "kind", "enabled")
-    columns = f"{integration_id}, {received_at}, {body}, {outcome}, {error}, {result}"
+    # Every column of the new row: the integration's id from the SELECT, the rest
+    # parameters (store_for_token gives the values, each field's default the others).
+    fields = _stored_fields()
+    columns = ", ".join(quote(f.column) for f in fields)
+    values = ", ".join(iid if f.name == "integration" else "%s" for f in fields)
     match = f"{token_hash} = %s AND {kind} = %s AND {enabled} = %s"
-    store = f"INSERT INTO {pay} ({columns}) SELECT {iid}, %s, %s, %s, '', '' FROM {integ} " \
+    store = f"INSERT INTO {pay} ({columns}) SELECT {values} FROM {integ} " \
             f"WHERE {match} RETURNING {pid}, {integration_id}"  # noqa: S608  # nosec B608
     lock = f"SELECT * FROM {integ} WHERE {iid} = %s FOR NO KEY UPDATE"  # noqa: S608  # nosec B608
     if vendor == "postgresql":
@@ -93,12 +101,14 @@ def store_for_token(token, kind, body):
         if integration is None:
             return None
         return Stored(store_payload(integration, text).pk, integration.pk)
-    now = InboundPayload._meta.get_field("received_at").get_db_prep_value(
-        timezone.now(), connection)
+    given = {"received_at": timezone.now(), "body": text,
+             "outcome": PayloadOutcome.RECEIVED.value}
+    params = [f.get_db_prep_save(given[f.name] if f.name in given else f.get_default(),
+                                 connection)
+              for f in _stored_fields() if f.name != "integration"]
     with connection.cursor() as cursor:
         cursor.execute(_statements(connection.vendor)["store"],
-                       [now, text, PayloadOutcome.RECEIVED.value, hash_token(token),
-                        str(kind), True])
+                       [*params, hash_token(token), str(kind), True])
         row = cursor.fetchone()
     return None if row is None else Stored(*row)
 

@@ -11,6 +11,7 @@ from .alerts import (
     Integration,
     IntegrationKind,
     PayloadOutcome,
+    SubscriptionState,
     default_severity_map,
 )
 from .automation import (
@@ -58,6 +59,11 @@ from .runbooks import (
 from .silences import (
     Silence,
     SilenceQuerySet,
+)
+from .slack import (
+    SlackAction,
+    SlackCall,
+    SlackChannel,
 )
 from .timeline import (
     ENTRY_LOOKBACK,
@@ -116,9 +122,13 @@ __all__ = [
     "Service",
     "Severity",
     "Silence",
+    "SlackAction",
+    "SlackCall",
+    "SlackChannel",
     "SilenceQuerySet",
     "Status",
     "Subscriber",
+    "SubscriptionState",
     "TimelineEntry",
     "TimelineKind",
     "TimelineRevision",

@@ -28,6 +28,17 @@ def default_severity_map():
 class IntegrationKind(models.TextChoices):
     ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
     EVENTS = "events", "PagerDuty Events API v2"
+    CLOUDWATCH = "cloudwatch", "AWS CloudWatch (SNS)"
+
+
+class SubscriptionState(models.TextChoices):
+    """Where an SNS-fed integration's subscription stands (CloudWatch only)."""
+
+    NONE = "none", "Not subscribed yet"
+    CONFIRMING = "confirming", "Confirming"
+    CONFIRMED = "confirmed", "Confirmed"
+    FAILED = "failed", "Confirmation failed"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
 
 
 class Integration(models.Model):
@@ -63,6 +74,18 @@ class Integration(models.Model):
     token_prefix = models.CharField(max_length=8, editable=False,
                                     help_text="The token's first characters, to recognise it.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # CloudWatch (SNS) only: the subscription, as the last SNS message said and the
+    # confirmation left it. Written by ingest/subscriptions.py.
+    subscription_state = models.CharField(max_length=20, choices=SubscriptionState.choices,
+                                          default=SubscriptionState.NONE, editable=False)
+    topic_arn = models.CharField(max_length=256, blank=True, editable=False,
+                                 help_text="The SNS topic of the last subscription message.")
+    subscription_arn = models.CharField(max_length=512, blank=True, editable=False)
+    subscription_changed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False,
+                                  help_text="The last thing that went wrong with a message "
+                                            "this server accepted, or its confirmation.")
+    last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -192,10 +215,20 @@ class InboundPayload(models.Model):
                                default=PayloadOutcome.RECEIVED)
     error = models.TextField(blank=True)
     result = models.TextField(blank=True)
+    message_id = models.CharField(
+        max_length=100, blank=True,
+        help_text="The sender's own id of the message (SNS MessageId): a replay of one "
+                  "already received is folded, unless that one failed.")
 
     class Meta:
         ordering = ["-received_at", "-id"]
         verbose_name = "inbound payload"
+        constraints = [
+            # A failed body leaves the index, so the sender's retry is stored and applied.
+            models.UniqueConstraint(
+                fields=["integration", "message_id"], name="uniq_inbound_message_id",
+                condition=~Q(message_id="") & ~Q(outcome=PayloadOutcome.FAILED)),
+        ]
         indexes = [
             # What every drain reads under the integration's lock (ingest/receive.py), and
             # the beat's stale search: partial, so it holds only the few pending rows

@@ -14,6 +14,7 @@ from mindweave_ir.templatetags.mw import display_name
 
 from .. import permissions
 from ..models import Incident, TimelineEntry
+from ..slack import outbox as slack_outbox
 
 
 class IncidentError(Refused):
@@ -43,14 +44,16 @@ def refuse_bad_text(*texts):
 
 def write_entry(incident, kind, body, *, by, occurred_at=None):
     """A timeline entry (Markdown, rendered and sanitised once, here); the incident's
-    live version moves on commit."""
+    live version moves on commit, and its Slack channel (if any) is told."""
     refuse_bad_text(body)
     changed(incident)
     now = timezone.now()
-    return TimelineEntry.objects.create(
+    entry = TimelineEntry.objects.create(
         incident=incident, kind=kind, body=body, body_html=render_markdown(body),
         author=by, occurred_at=occurred_at or now, created_at=now,
     )
+    slack_outbox.entry_written(incident, entry)  # the incident's Slack channel says it too
+    return entry
 
 
 def lock(incident):

@@ -26,6 +26,7 @@ from ..models import (
     PublicState,
     TimelineKind,
 )
+from ..slack import outbox as slack_outbox
 from .checklists import tick_observed
 from .common import IncidentError, lock, name, require, write_entry
 from .incidents import resolve_incident
@@ -103,7 +104,9 @@ def send_update(incident, *, channel, subject, body, by, template=None, state=""
                       queued_at=now) for t in targets)
     write_entry(incident, TimelineKind.COMMS, _timeline_text(update, by), by=by)
     _tick_observed_comms(incident, update, by)
-    if not published:
+    if published:
+        slack_outbox.update_published(incident, update)
+    else:
         enqueue_on_commit(DELIVER_TASK, update.pk)
     return update
 

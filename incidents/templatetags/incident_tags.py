@@ -5,6 +5,7 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html
 
 from incidents.models import Exercise, Severity, Status
+from mindweave_ir.templatetags.mw import when
 
 register = template.Library()
 
@@ -51,20 +52,20 @@ def _humanize(delta):
 
 @register.simple_tag
 def sla_timer(label, due, done_at=None, now=None):
-    """A countdown to `due` (live in the browser via data-deadline), or how it ended.
+    """An open timer's deadline, counted down in the browser (static/js/app.js reads
+    data-deadline: "12m 5s left", "BREACHED 3m 0s ago"), or how it ended.
 
-    Built with format_html rather than an inclusion template: lists show two per row.
+    What the server writes does not depend on the moment it is rendered ("due 14:05
+    EST"), so a fragment cached by version (issue 19) is never out of date; without
+    JavaScript the deadline still reads right. `now` is accepted for the templates
+    that pass it and ignored. Built with format_html: lists show two per row.
     """
-    now = now or timezone.now()
+    title = f"{label} due {dateformat.format(timezone.localtime(due), 'Y-m-d H:i T')}"
     if done_at is not None:
         state = "met" if done_at <= due else "missed"
-        text = f"{'met' if state == 'met' else 'missed by ' + _humanize(done_at - due)}"
-    elif now > due:
-        state, text = "breached", f"BREACHED {_humanize(now - due)} ago"
-    else:
-        state, text = "running", f"{_humanize(due - now)} left"
-    deadline = format_html(' data-deadline="{}"', due.isoformat()) if done_at is None else ""
-    title = f"{label} due {dateformat.format(timezone.localtime(due), 'Y-m-d H:i T')}"
-    return format_html('<span class="sla sla-{}"{} title="{}">{}: '
-                       '<span class="sla-text">{}</span></span>',
-                       state, deadline, title, label, text)
+        text = "met" if state == "met" else f"missed by {_humanize(done_at - due)}"
+        return format_html('<span class="sla sla-{}" title="{}">{}: '
+                           '<span class="sla-text">{}</span></span>', state, title, label, text)
+    return format_html('<span class="sla sla-open" data-deadline="{}" title="{}">{}: '
+                       '<span class="sla-text">due {}</span></span>',
+                       due.isoformat(), title, label, when(due))

@@ -14,11 +14,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from mindweave_ir.inputs import MAX_ID, parse_int
+from oncall.models import DeliveryStatus
 
 from .. import permissions, services
 from ..comms import cadence, compose
 from ..forms import ComposeForm, ResolveCommsForm, SlackWebhookForm, resolution_templates
-from ..models import CommsKind, CommsTemplate, CommsUpdate, ComponentState
+from ..models import CommsKind, CommsTemplate, CommsUpdate, ComponentState, SlackChannel
 from .common import refusal, respond
 from .detail import incident_for_section
 
@@ -38,9 +39,21 @@ def comms_context(request, incident, **overrides):
         "last_update_at": last,
         "next_update_at": cadence.next_update_due(incident, last=last),
         "slack_webhook": compose.slack_webhook(incident),
+        "slack_channel": _slack_channel(incident),
         "now": timezone.now(),
     }
     return context | overrides
+
+
+def _slack_channel(incident):
+    """The incident's Slack channel (the Slack app, issue 20) with its calls still
+    pending and those that failed, or None when Slack did not open one."""
+    channel = SlackChannel.objects.filter(incident=incident).first()
+    if channel is not None:
+        calls = list(channel.calls.exclude(status=DeliveryStatus.SENT).order_by("id"))
+        channel.pending = [c for c in calls if c.status != DeliveryStatus.FAILED]
+        channel.failed = [c for c in calls if c.status == DeliveryStatus.FAILED]
+    return channel
 
 
 def _respond(request, incident, partial, *, status=200, changed=False, **context):

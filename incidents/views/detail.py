@@ -4,15 +4,20 @@ section views in incidents.py, timeline.py and checklists.py share. The
 communications and runbook sections load separately (comms.py, runbooks.py)."""
 
 import functools
+import hashlib
+import uuid
 
 from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.http import HttpResponse
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django_htmx.http import trigger_client_event
 
 from mindweave_ir.htmx import is_fragment
+from mindweave_ir.live import versions
 from mindweave_ir.live.models import LiveTopic
 from oncall import paging
 from oncall.models import Notification, Page, PageStatus
@@ -33,11 +38,15 @@ TIMELINE_RECENT = 100  # entries shown before "Show the N earlier entries"
 
 
 def with_live_version(queryset):
-    """Each incident with `live_version`, its live topic's version, read in the same
-    query: the page polls with the version read before anything on it was."""
+    """Each incident with `live_version`, its live topic's version, and `names_version`
+    (people's, services' and integrations' names: incidents/freshness.py), read in the
+    same query: the page polls with the version read before anything on it was, and
+    its cached sections are keyed by both."""
     key = Concat(Value("incident:"), Cast(OuterRef("pk"), CharField()))
     topic = LiveTopic.objects.filter(key=key).values("version")[:1]
-    return queryset.annotate(live_version=Coalesce(Subquery(topic), 0))
+    names = LiveTopic.objects.filter(key=versions.NAMES).values("version")[:1]
+    return queryset.annotate(live_version=Coalesce(Subquery(topic), 0),
+                             names_version=Coalesce(Subquery(names), 0))
 
 
 def incident_for_page(ref):
@@ -90,12 +99,40 @@ def pages(incident, user):
     return rows
 
 
+def _csrf_identity(request):
+    """Whom a section's forms are for: their CSRF token is the session's, so a cached
+    section with forms is keyed by (a hash of) its secret, never shared."""
+    get_token(request)
+    secret = request.META.get("CSRF_COOKIE", "")
+    return hashlib.sha256(secret.encode()).hexdigest()[:24]
+
+
+def _shown_versions(incident):
+    """(the incident's version, the names' version), read before what they key."""
+    if getattr(incident, "live_version", None) is not None:
+        return incident.live_version, incident.names_version
+    # Loaded without them (a section answering a write, after it committed).
+    found = versions.versions(versions.incident_key(incident.pk), versions.NAMES)
+    return found[versions.incident_key(incident.pk)], found[versions.NAMES]
+
+
 def detail_context(request, incident, **overrides):
+    """The incident page's context. Its costly sections (timeline, paging, checklists,
+    alerts) are cached by the template under the versions of what they show, read
+    before them; their rows are read only on a miss (the callables below). Sections
+    with forms are keyed by the viewer and their session's CSRF secret; a page
+    rendered with extras (a refusal's error) neither reads nor stores the cache."""
     user = request.user
+    shown = _shown_versions(incident)
+    if overrides:
+        shown += (uuid.uuid4().hex,)
+    can_edit = permissions.can_edit(user, incident)
+    timeline = SimpleLazyObject(lambda: timeline_context(request, incident))
+    csrf = _csrf_identity(request)
     context = {
         "incident": incident,
         "can_command": permissions.can_command(user, incident),
-        "can_edit": permissions.can_edit(user, incident),
+        "can_edit": can_edit,
         "can_join": permissions.can_join(user, incident)
                     and not permissions.works_on(user, incident),
         "transition_form": TransitionForm(),
@@ -105,7 +142,14 @@ def detail_context(request, incident, **overrides):
         "incident_roles": [(field, label, getattr(incident, field))
                            for field, label in services.ROLE_FIELDS.items()],
         "entry_form": TimelineEntryForm(),
-        **timeline_context(request, incident),
+        # Callables: the template calls them only where the timeline is rendered.
+        "entries": lambda: timeline["entries"],
+        "earlier": lambda: timeline["earlier"],
+        "timeline_all": request.GET.get("timeline") == "all",
+        "timeline_key": (shown, can_edit and csrf),
+        "own_key": (shown, user.pk, csrf),
+        "shared_key": shown,
+        "cache_seconds": 0 if overrides else versions.FRAGMENT_SECONDS,
         "phases": functools.partial(checklist_phases, incident),
         "pages": functools.partial(pages, incident, user),
         "now": timezone.now(),

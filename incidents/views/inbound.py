@@ -1,5 +1,5 @@
-"""Inbound webhooks (DESIGN.md contracts): Alertmanager, the Events API and heartbeat
-pings. No login, no CSRF, JSON always.
+"""Inbound webhooks (DESIGN.md contracts): Alertmanager, the Events API, CloudWatch
+alarms through SNS, and heartbeat pings. No login, no CSRF, JSON always.
 
 The two alert endpoints read the body themselves, at most 1 MB (Content-Length first, then the bytes
 actually read: DATA_UPLOAD_MAX_MEMORY_SIZE only guards form parsing and
@@ -19,6 +19,7 @@ import logging
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
@@ -128,6 +129,54 @@ def events_enqueue(request):
     return JsonResponse({"status": "success",
                          "message": "Event accepted" if receipt.queued else "Event processed",
                          "dedup_key": receipt.results[0]["key"]}, status=202)
+
+
+@login_not_required
+@csrf_exempt
+@never_cache
+def cloudwatch_sns(request, token):
+    """An SNS HTTPS subscription (CloudWatch alarms); ingest/sns.py has the rules.
+
+    Unknown token 404; not an SNS message 400; not shown to come from SNS (signature,
+    certificate host, age) 403; the certificate could not be fetched 502 (SNS retries).
+    Nothing is stored for any of these. A replayed MessageId is answered 200, folded.
+    """
+    if refused := _post_only(request):
+        return refused
+    integration = ingest.integration_for_token(token, IntegrationKind.CLOUDWATCH)
+    if integration is None:
+        return JsonResponse({"status": "not found", "message": UNKNOWN_TOKEN}, status=404)
+    body = _read_body(request)
+    if body is None:
+        return JsonResponse({"status": "too large", "message": TOO_LARGE}, status=413)
+    try:
+        envelope = ingest.verified_message(
+            body, header_type=request.headers.get("x-amz-sns-message-type"),
+            now=timezone.now())
+    except ingest.SnsInvalid as exc:
+        return JsonResponse({"status": "invalid message", "message": "Not an SNS message "
+                             "we accept", "errors": exc.errors}, status=400)
+    except ingest.SnsRefused as exc:
+        log.warning("SNS message for integration %s refused: %s", integration.pk, exc)
+        return JsonResponse({"status": "refused", "message": str(exc)}, status=403)
+    except ingest.SnsUnavailable as exc:
+        log.warning("SNS signing certificate unavailable: %s", exc)
+        return JsonResponse({"status": "unavailable", "message": "Could not fetch the "
+                             "signing certificate; try again"}, status=502)
+    payload = ingest.store_sns_message(integration, body, envelope)
+    if payload is None:
+        first = ingest.duplicate_of(integration, envelope)
+        return JsonResponse({"status": "duplicate", "message": "MessageId already received; "
+                             "folded", "outcome": first.outcome if first else ""})
+    try:
+        receipt = ingest.receive_sns(integration, payload, envelope)
+    except ingest.PayloadError as exc:
+        return JsonResponse({"status": "invalid payload", "message": "Not a CloudWatch alarm",
+                             "errors": exc.errors}, status=400)
+    except Exception as exc:  # noqa: BLE001 - answer JSON, keep the body
+        return _failed(payload, exc)
+    return JsonResponse({"status": "success", "message": receipt.message,
+                         "alerts": receipt.results})
 
 
 @login_not_required

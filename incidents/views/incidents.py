@@ -9,8 +9,11 @@ fragment (htmx is configured to swap 4xx, see base.html).
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -19,7 +22,7 @@ from mindweave_ir.csv_export import csv_response
 from mindweave_ir.htmx import is_fragment
 from mindweave_ir.live import versions
 from oncall import paging
-from oncall.dashboard import on_call_panel
+from oncall.dashboard import cached_on_call_panel
 from oncall.models import Page, PageStatus
 
 from .. import classification, permissions, services
@@ -64,12 +67,14 @@ def dashboard(request):
     """Active incidents worst first, with SLA timers; "my incidents". It updates itself
     live (views/live.py) from the version read here, before anything else."""
     live_version = versions.version(versions.DASHBOARD)
-    return render(request, "incidents/dashboard.html",
-                  dashboard_context(request) | {"live_version": live_version})
+    return render(request, "incidents/dashboard.html", dashboard_context(request, live_version))
 
 
-def dashboard_context(request):
-    """What the dashboard shows (its live update renders the same)."""
+def dashboard_context(request, live_version):
+    """What the dashboard shows (its live update renders the same). `live_version` is
+    DASHBOARD's version, read before anything else: the costly tables are cached
+    under it (the template's `{% cache %}`), so the queries below run only when a
+    write moved it — querysets stay lazy and `counts` is computed on first use."""
     active = (Incident.objects.exclude(status=Status.RESOLVED)
               .select_related("commander").prefetch_related("services")
               .order_by("severity", "detected_at"))  # SEV-1 is 1: worst first
@@ -77,14 +82,14 @@ def dashboard_context(request):
     joined = Incident.responders.through.objects.filter(user=request.user).values("incident_id")
     mine = active.filter(Q(commander=request.user) | Q(technical_lead=request.user)
                          | Q(communications_lead=request.user) | Q(pk__in=joined))
-    counts = Incident.objects.exclude(status=Status.RESOLVED).aggregate(
-        total=Count("id"), **{f"sev{s}": Count("id", filter=Q(severity=s)) for s in Severity}
-    )
+    counts = SimpleLazyObject(lambda: Incident.objects.exclude(status=Status.RESOLVED).aggregate(
+        total=Count("id"), **{f"sev{s}": Count("id", filter=Q(severity=s)) for s in Severity}))
     now = timezone.now()
     my_pages = (Page.objects.filter(status=PageStatus.TRIGGERED, notifications__user=request.user)
                 .distinct().order_by("created_at")[:DASHBOARD_LIMIT])
     return {
-        "on_call": on_call_panel(now),
+        "live_version": live_version,
+        "on_call": cached_on_call_panel(now, live_version),
         "my_pages": my_pages,
         "panels": [{"template": template, "panel": context(request, now)}
                    for template, context in _dashboard_panels],
@@ -93,26 +98,45 @@ def dashboard_context(request):
         "counts": counts,
         "limit": DASHBOARD_LIMIT,
         "can_declare": permissions.can_declare(request.user),
+        "cache_seconds": versions.FRAGMENT_SECONDS,
         "now": now,
     }
 
 
 @require_GET
 def incident_list(request):
-    """Every incident: filters, sortable paginated table, CSV of the filtered rows."""
-    queryset = Incident.objects.select_related("commander").prefetch_related("services")
-    filterset = IncidentFilter(request.GET or None, queryset=queryset)
-    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
-    table = IncidentTable(rows)
+    """Every incident: filters, sortable paginated table, CSV of the filtered rows.
+
+    The filters and the table are cached under DASHBOARD's version (every write to an
+    incident, a service or a person moves it; incidents/freshness.py) and the query
+    string: a repeat of the same list runs no query."""
     if request.GET.get("format") == "csv":
+        table = IncidentTable(_filtered(request.GET)[1])
         tables.configure(request, table)
         return csv_response(table, "incidents.csv")
-    tables.configure(request, table, per_page=25)
-    template = "incidents/incident_list.html"
-    if is_fragment(request):
-        template += "#incident-table"
-    return render(request, template, {"filter": filterset, "table": table,
-                                      "can_declare": permissions.can_declare(request.user)})
+    live_version = versions.version(versions.DASHBOARD)
+    partial = "incident-table" if is_fragment(request) else "incident-list-body"
+
+    def body():
+        filterset, rows = _filtered(request.GET)
+        table = tables.configure(request, IncidentTable(rows), per_page=25)
+        return render_to_string(f"incidents/incident_list.html#{partial}",
+                                {"filter": filterset, "table": table}, request)
+
+    html = versions.cached(("incident-list", partial, live_version,
+                            timezone.get_current_timezone_name(), request.GET.urlencode()),
+                           body)
+    if partial == "incident-table":
+        return HttpResponse(html)
+    return render(request, "incidents/incident_list.html",
+                  {"list_body": html, "can_declare": permissions.can_declare(request.user)})
+
+
+def _filtered(params):
+    queryset = Incident.objects.select_related("commander").prefetch_related("services")
+    filterset = IncidentFilter(params or None, queryset=queryset)
+    return filterset, (filterset.qs if filterset.is_bound and filterset.is_valid()
+                       else queryset)
 
 
 # --- Declare wizard -------------------------------------------------------------------

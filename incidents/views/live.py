@@ -58,5 +58,5 @@ def dashboard_live(request):
     if versions.unchanged(request, current):
         return versions.no_change()
     section = render_to_string("incidents/dashboard.html#dashboard-live",
-                               dashboard_context(request), request)
+                               dashboard_context(request, current), request)
     return versions.changed([section], current)

@@ -7,6 +7,9 @@ incidents app gives its pages, so oncall bumps the incident a page is about from
 page alone. Every bump also bumps DASHBOARD, the topic the dashboard watches.
 """
 
+import hashlib
+
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpResponse
@@ -16,6 +19,12 @@ from django.utils.html import format_html, format_html_join
 from .models import LiveTopic
 
 DASHBOARD = "incidents"
+# Names shown on many pages and edited apart from them (people, services,
+# integrations): fragments that show them are keyed by this too.
+NAMES = "names"
+# How long a fragment cached under a version is kept (issue 19): a version that moved
+# on is never read again, so this only bounds the memory a quiet one holds.
+FRAGMENT_SECONDS = 600
 
 
 def incident_key(pk):
@@ -71,9 +80,30 @@ def _advance(topics):
             ignore_conflicts=True)
 
 
+def cached(parts, render, seconds=FRAGMENT_SECONDS):
+    """`render()`'s HTML, kept under `parts` for FRAGMENT_SECONDS (issue 19).
+
+    `parts` must hold the version(s) of everything the HTML shows, read before any of
+    it (so a write committed meanwhile can only make the HTML newer than its key),
+    and whatever else it varies by (the viewer's zone, role, the query string).
+    `seconds` shorter than FRAGMENT_SECONDS bounds what depends on the time too."""
+    key = "frag:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    html = cache.get(key)
+    if html is None:
+        html = render()
+        cache.set(key, html, seconds)
+    return html
+
+
 def version(key):
     """The topic's current version (0 if it never changed)."""
     return LiveTopic.objects.filter(key=key).values_list("version", flat=True).first() or 0
+
+
+def versions(*keys):
+    """{key: version} for `keys`, in one query (0 for a topic that never changed)."""
+    found = dict(LiveTopic.objects.filter(key__in=keys).values_list("key", "version"))
+    return {key: found.get(key, 0) for key in keys}
 
 
 def unchanged(request, current):

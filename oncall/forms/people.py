@@ -5,6 +5,8 @@ from .. import channels
 from ..models import Profile, known_timezones
 
 MAX_NOTIFY_DELAY_MINUTES = 24 * 60
+# Targets whose URL path is the secret: never echoed back into the page.
+SECRET_TARGETS = (channels.SlackChannel.kind, channels.WebhookChannel.kind)
 
 
 class ProfileForm(forms.ModelForm):
@@ -29,8 +31,9 @@ class ContactMethodForm(forms.Form):
     kind = forms.ChoiceField(choices=channels.KIND_CHOICES, label="Kind")
     target = forms.CharField(
         max_length=500, label="Address or URL",
-        help_text="E-mail address, or the https:// URL of a Slack incoming webhook or "
-                  "your own webhook receiver.",
+        help_text="E-mail address; the https:// URL of a Slack incoming webhook or your own "
+                  "webhook receiver; or, for SMS and voice, a phone number in international "
+                  "format (+15551234567).",
     )
     label = forms.CharField(max_length=100, required=False,
                             help_text="Optional, e.g. “work phone” or “#sre-pages”.")
@@ -49,14 +52,13 @@ class ContactMethodForm(forms.Form):
                 "kind": instance.kind, "label": instance.label,
                 "notify_after_minutes": instance.notify_after_minutes,
                 "enabled": instance.is_enabled,
-                "target": instance.target if instance.kind == channels.EmailChannel.kind
-                else "",
+                "target": "" if instance.kind in SECRET_TARGETS else instance.target,
             })
             prefix = prefix or f"cm{instance.pk}"
         super().__init__(*args, prefix=prefix, **kwargs)
         if instance is not None:
             self.fields["kind"].disabled = True
-            if instance.kind != channels.EmailChannel.kind:
+            if instance.kind in SECRET_TARGETS:
                 self.fields["target"].required = False
                 self.fields["target"].help_text = (
                     f"Now {instance.display_target} (the rest is kept secret). "

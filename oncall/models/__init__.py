@@ -20,6 +20,7 @@ from .pages import (
     PageStatus,
 )
 from .people import (
+    PHONE_KINDS,
     ApiToken,
     ContactKind,
     ContactMethod,
@@ -38,6 +39,10 @@ from .schedules import (
     Schedule,
     ScheduleMember,
     Weekday,
+)
+from .slack import (
+    SlackIdentity,
+    SlackWorkspace,
 )
 
 __all__ = [
@@ -59,10 +64,13 @@ __all__ = [
     "PageEvent",
     "PageEventKind",
     "PageStatus",
+    "PHONE_KINDS",
     "Profile",
     "RotationKind",
     "Schedule",
     "ScheduleMember",
+    "SlackIdentity",
+    "SlackWorkspace",
     "Weekday",
     "known_timezones",
     "validate_timezone",

@@ -110,7 +110,22 @@ class Delivery(models.Model):
         ordering = ["queued_at", "id"]
 
 
-class Notification(Delivery):
+class ProviderStatus(models.Model):
+    """What the provider says happened after it accepted a message to a person's contact
+    method: Twilio's status callbacks for SMS and calls (delivered, undelivered,
+    no-answer ...; oncall/replies.py). Empty for every other kind."""
+
+    provider_id = models.CharField(max_length=64, blank=True,
+                                   help_text="The provider's id, e.g. a Twilio SM… or CA… SID.")
+    provider_status = models.CharField(max_length=20, blank=True)
+    provider_status_at = models.DateTimeField(null=True, blank=True)
+    provider_error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Notification(Delivery, ProviderStatus):
     """One attempt to reach one person on one method for one step of a page.
 
     The unique constraint is the promise: a (page, cycle, level, person, method)
@@ -144,6 +159,7 @@ class PageEventKind(models.TextChoices):
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Delivery failed"
     ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ESCALATED = "escalated", "Escalated by hand"
     RESOLVED = "resolved", "Resolved"
     AUDITOR = "auditor", "Auditor"
 
@@ -164,7 +180,7 @@ class PageEvent(models.Model):
         return f"{self.page_id} {self.kind} {when(self.at)}"
 
 
-class Notice(Delivery):
+class Notice(Delivery, ProviderStatus):
     """A message to one person on one contact method that is not a page: no escalation,
     no acknowledgement (handoff notes, reminders). Sent at most once per `key` and
     method, with the same claim-before-send and retry rules as page notifications."""

@@ -43,6 +43,11 @@ class ContactKind(models.TextChoices):
     EMAIL = "email", "E-mail"
     SLACK = "slack", "Slack incoming webhook"
     WEBHOOK = "webhook", "Generic webhook"
+    SMS = "sms", "SMS (Twilio)"
+    VOICE = "voice", "Voice call (Twilio)"
+
+
+PHONE_KINDS = (ContactKind.SMS, ContactKind.VOICE)
 
 
 class ContactMethod(models.Model):
@@ -52,7 +57,8 @@ class ContactMethod(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="contact_methods"
     )
     kind = models.CharField(max_length=20, choices=ContactKind.choices)
-    target = models.CharField(max_length=500, help_text="E-mail address or webhook URL.")
+    target = models.CharField(max_length=500, help_text="E-mail address, webhook URL, or "
+                                                        "phone number (E.164, +15551234567).")
     label = models.CharField(max_length=100, blank=True)
     notify_after_minutes = models.PositiveSmallIntegerField(
         default=0, help_text="0: at once when paged; N: only if the page is still "
@@ -84,8 +90,8 @@ class ContactMethod(models.Model):
 
     @property
     def display_target(self):
-        """E-mail in full; URLs without their secret path."""
-        if self.kind == ContactKind.EMAIL:
+        """E-mail and phone numbers in full; URLs without their secret path."""
+        if self.kind == ContactKind.EMAIL or self.kind in PHONE_KINDS:
             return self.target
         scheme, _, rest = self.target.partition("://")
         return f"{scheme}://{rest.split('/', 1)[0]}/…"

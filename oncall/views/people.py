@@ -14,9 +14,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mindweave_ir.htmx import is_fragment
 
-from .. import services
+from .. import services, slack
 from ..forms.people import ContactMethodForm, ProfileForm
-from ..models import ApiToken, ContactMethod, Schedule
+from ..models import ApiToken, ContactMethod, Schedule, SlackIdentity
 
 PROFILE = "oncall/people/profile.html"
 
@@ -54,6 +54,8 @@ def _context(request, **overrides):
         "add_form": ContactMethodForm(prefix="new"),
         "calendar_feeds": _calendar_feeds(profile),
         "api_tokens": list(ApiToken.objects.filter(user=request.user)),
+        "slack_connected": slack.config().connected,
+        "slack_identity": SlackIdentity.objects.filter(user=request.user).first(),
     }
     context |= overrides
     return context
@@ -191,3 +193,24 @@ def api_token_revoke(request, pk):
     services.revoke_api_token(token, by=request.user)
     return _respond(request, "api-tokens", message=f"Token {token.name} revoked.")
 
+
+
+@require_POST
+def slack_link(request):
+    """Find (look up by e-mail), confirm, or unlink the person's Slack user."""
+    step = request.POST.get("step", "")
+    try:
+        if step == "find":
+            row = services.find_slack_user(request.user)
+            message = f"Found Slack user {row.slack_name or row.slack_user_id}: confirm it is you."
+        elif step == "confirm":
+            services.confirm_slack_user(request.user)
+            message = "Your Slack user is linked: /incident and the buttons act as you."
+        elif step == "unlink":
+            services.unlink_slack_user(request.user)
+            message = "Your Slack user is unlinked."
+        else:
+            return _respond(request, "slack-link", status=400, slack_error="Unknown step.")
+    except ValidationError as exc:
+        return _respond(request, "slack-link", status=400, slack_error=" ".join(exc.messages))
+    return _respond(request, "slack-link", message=message, slack_notice=message)

@@ -11,13 +11,16 @@ from dataclasses import asdict
 
 from django.core.cache import cache
 from django.db.models import Max
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from incidents.models import Incident
 from mindweave_ir import tables
 from mindweave_ir.csv_export import csv_response
+from mindweave_ir.live import versions
 from oncall.models import Notification
 
 from .. import metrics
@@ -32,27 +35,34 @@ CACHE_SECONDS = 60
 
 def _data_version():
     """Changes whenever anything the KPIs read changes: the newest row and the latest
-    change of each table, every one an index lookup (a count would scan). A deleted
-    row that was neither is seen when the minute's cache expires."""
+    change of each table, every one an index lookup (a count would scan), so rows
+    written in bulk, outside any service, count too. A deleted row that was neither
+    is seen when the cache expires (CACHE_SECONDS)."""
     incidents = Incident.objects.aggregate(last=Max("id"), at=Max("updated_at"))
     reviews = PostIncidentReview.objects.aggregate(last=Max("id"), at=Max("updated_at"))
     notified = Notification.objects.aggregate(last=Max("id"))
     return f"{incidents}{reviews}{notified}"
 
 
-def _report(filterset, now):
-    """metrics.compute for these filters, cached for a minute and only while no
-    incident, review or notification has changed (the key holds their version);
-    returns the report and its key (the template caches the KPI cards under it)."""
+def _report_key(filterset):
+    """The key of the KPI report and of the table behind it: the filters, the zone and
+    the data's version, read before anything the report reads. The report also
+    depends on the time (open incidents' durations), so what is kept under it lives
+    CACHE_SECONDS at most."""
     params = sorted((k, str(v)) for k, v in filterset.form.cleaned_data.items())
-    key = "metrics:" + hashlib.sha256(
+    return "metrics:" + hashlib.sha256(
         f"{params}{filterset.period}{timezone.get_current_timezone_name()}"
         f"{_data_version()}".encode()).hexdigest()
+
+
+def _report(filterset, now, key):
+    """metrics.compute for these filters, kept under `key` (the template caches the
+    KPI cards under it too)."""
     report = cache.get(key)
     if report is None:
         report = metrics.compute(filterset.qs, period=filterset.period, now=now)
         cache.set(key, report, CACHE_SECONDS)
-    return report, key
+    return report
 
 
 @require_GET
@@ -67,17 +77,27 @@ def metrics_page(request):
         table = FigureTable([asdict(f) for f in report.figures()])
         return csv_response(table, f"metrics-{filterset.period.first_day:%Y%m%d}-"
                                     f"{filterset.period.last_day:%Y%m%d}.csv")
-    table = MetricsIncidentTable(metrics.behind(filterset.qs, filterset.behind_kpi, now=now,
-                                                period=filterset.period))
-    tables.configure(request, table, per_page=PER_PAGE)
-    context = {"filter": filterset, "table": table, "period": filterset.period,
+    key = _report_key(filterset)
+    fragment = bool(request.htmx and not request.htmx.boosted)
+    context = {"filter": filterset, "period": filterset.period,
                "behind": dict(BEHIND_CHOICES).get(filterset.behind_kpi, ""),
                "behind_choices": BEHIND_CHOICES}
-    if request.htmx and not request.htmx.boosted:
-        return render(request, f"{TEMPLATE}#metrics-table", context)
-    report, report_key = _report(filterset, now)
+
+    def table():
+        rows = MetricsIncidentTable(metrics.behind(filterset.qs, filterset.behind_kpi, now=now,
+                                                   period=filterset.period))
+        tables.configure(request, rows, per_page=PER_PAGE)
+        return render_to_string(f"{TEMPLATE}#metrics-table", {**context, "table": rows},
+                                request)
+
+    table_html = versions.cached(("metrics-table", key, request.GET.urlencode()), table,
+                                 CACHE_SECONDS)
+    if fragment:
+        return HttpResponse(table_html)
+    report = _report(filterset, now, key)
     # `cards` is passed uncalled: the template only builds the cards when its cached
     # KPI section (same key, same lifetime as the report) has expired.
-    return render(request, TEMPLATE, {**context, "report": report, "cards": report.cards,
-                                      "report_key": report_key, "cache_seconds": CACHE_SECONDS,
-                                      "kpis": metrics.KPIS, "exclusions": metrics.EXCLUSIONS})
+    return render(request, TEMPLATE, {**context, "table_html": table_html, "report": report,
+                                      "cards": report.cards, "report_key": key,
+                                      "cache_seconds": CACHE_SECONDS, "kpis": metrics.KPIS,
+                                      "exclusions": metrics.EXCLUSIONS})

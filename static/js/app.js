@@ -12,15 +12,19 @@
     return m + "m " + s + "s";
   }
 
-  // SLA countdowns: every element with data-deadline counts down each second.
+  // SLA countdowns: every element with data-deadline counts down each second. The
+  // server writes only the deadline ("due 14:05 EST"): pages cached by version never
+  // show a countdown from the moment they were cached.
   function tick() {
     var now = Date.now();
     document.querySelectorAll("[data-deadline]").forEach(function (el) {
       var left = new Date(el.dataset.deadline).getTime() - now;
       var text = el.querySelector(".sla-text");
       if (!text) return;
+      el.classList.remove("sla-open");
       if (left >= 0) {
         text.textContent = humanize(left) + " left";
+        el.classList.add("sla-running");
         el.classList.toggle("sla-soon", left < 5 * 60 * 1000);
       } else {
         text.textContent = "BREACHED " + humanize(left) + " ago";
@@ -31,6 +35,8 @@
   }
   setInterval(tick, 1000);
   document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("htmx:afterSettle", tick);
+  document.addEventListener("mw:swapped", tick);
 
   // A failed request must never look like success: show a banner, keep the form.
   var banner = function () { return document.getElementById("connection-error"); };

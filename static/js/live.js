@@ -141,6 +141,8 @@
     });
     old.replaceWith(fresh);
     if (window.htmx) window.htmx.process(fresh);
+    // Countdowns (app.js) start at once in what was swapped in, not a second later.
+    fresh.dispatchEvent(new CustomEvent("mw:swapped", {bubbles: true}));
     var focused = todo.focused;
     if (focused && focused.isConnected) {
       focused.focus({preventScroll: true});

@@ -11,6 +11,7 @@ from incidents import ingest, services
 from incidents.models import IntegrationKind, Service, Severity, Status, TimelineKind
 from oncall.models import EscalationLevel, EscalationPolicy
 from tests.incidents.helpers import declare_bare
+from tests.incidents.slack_fake import slack, slack_api  # noqa: F401 - the fake Slack's fixtures
 
 
 @pytest.fixture

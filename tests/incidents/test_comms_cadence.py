@@ -10,6 +10,7 @@ from django.utils import timezone
 from incidents import services, tasks
 from incidents.comms import cadence
 from incidents.models import CommsKind, CommsStatus, Severity
+from mindweave_ir.templatetags.mw import when
 from oncall.models import ContactMethod, Notice
 from tests.incidents.factories import declare
 
@@ -65,7 +66,12 @@ def test_incident_page_shows_when_the_next_update_is_due(ic, clock):
     client.force_login(ic)
     text = client.get(f"/incidents/{incident.ref}/comms/", HTTP_HX_REQUEST="true") \
         .content.decode()
-    assert 'Next update: <span class="sla-text">30m 0s left</span>' in text
+    due = cadence.next_update_due(incident)
+    assert due == incident.declared_at + timedelta(minutes=30)
+    # The deadline, counted down by the browser (static/js/app.js); the text the
+    # server writes does not depend on the moment (issue 19: cached fragments).
+    assert f'data-deadline="{due.isoformat()}"' in text
+    assert f'Next update: <span class="sla-text">due {when(due)}</span>' in text
 
 
 def test_reminder_goes_once_per_interval_to_the_comms_lead(ic, responder, clock):

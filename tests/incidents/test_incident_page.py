@@ -35,7 +35,7 @@ def test_incident_page_shows_severity_status_slas_roles_checklist_timeline(
     assert '<span class="badge sev-2"' in text and "SEV-2</span>" in text
     assert '<span class="badge status-declared">Declared</span>' in text
     assert "Response: <span" in text and "Resolution: <span" in text
-    assert 'class="sla sla-running"' in text
+    assert 'class="sla sla-open" data-deadline=' in text  # counted down by app.js
     roles = section(text, 'id="incident-roles"', 'id="incident-checklist"')
     assert "Incident Commander" in roles and "Technical Lead" in roles
     assert re.search(r"<dt>Incident Commander</dt>\s*<dd>\s*Ic\s*</dd>", roles)

@@ -11,6 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from aiosmtpd.controller import Controller
 
+from tests.incidents.slack_fake import slack, slack_api  # noqa: F401 - the fake Slack's fixtures
+
 
 def free_port():
     with socket.socket() as sock:

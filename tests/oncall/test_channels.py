@@ -47,8 +47,9 @@ def make_message(**overrides):
 
 
 def test_registry_is_keyed_by_contact_method_kind():
-    assert set(CHANNELS) == {"email", "slack", "webhook"}
-    assert dict(KIND_CHOICES) == {"email": "Email", "slack": "Slack", "webhook": "Webhook"}
+    assert set(CHANNELS) == {"email", "slack", "webhook", "sms", "voice"}
+    assert dict(KIND_CHOICES) == {"email": "Email", "slack": "Slack", "webhook": "Webhook",
+                                  "sms": "SMS (Twilio)", "voice": "Voice call (Twilio)"}
     assert isinstance(channel_for("webhook"), WebhookChannel)
 
 

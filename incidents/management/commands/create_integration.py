@@ -1,4 +1,5 @@
-"""`manage.py create_integration --kind alertmanager|events --name NAME [--service S]`
+"""`manage.py create_integration --kind alertmanager|events|cloudwatch --name NAME
+[--service S]`
 
 Prints what it made, then the token alone on the last line, so a script can take
 it with `| tail -n 1`. The token is not stored and cannot be shown again.
@@ -34,6 +35,11 @@ class Command(BaseCommand):
         if kind == IntegrationKind.ALERTMANAGER:
             url = settings.SITE_URL + reverse("alertmanager-webhook", args=[token])
             how = f"Alertmanager webhook_configs url: {url}"
+        elif kind == IntegrationKind.CLOUDWATCH:
+            url = settings.SITE_URL + reverse("cloudwatch-sns", args=[token])
+            how = (f"SNS subscription endpoint (protocol HTTPS): {url}\n"
+                   "Subscribe it to the SNS topic your CloudWatch alarms notify; it confirms "
+                   "itself.")
         else:
             url = settings.SITE_URL + reverse("events-enqueue")
             how = f"POST PagerDuty Events v2 bodies to {url} with this token as routing_key."
