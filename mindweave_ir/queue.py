@@ -34,16 +34,19 @@ def enqueue_on_commit(task, *args, once_within=None, **kwargs):
 
 
 def send(task, *args, once_within=None, **kwargs):
-    """Send `task` now; a broker (or cache) error is logged and swallowed (see above)."""
+    """Send `task` now; True if it was sent. A broker (or cache) error is logged and
+    swallowed (see above)."""
     name = task if isinstance(task, str) else task.name
     try:
         if once_within is not None:
             key, seconds = once_within
             if not cache.add(key, 1, timeout=seconds):
-                return
+                return False
         if isinstance(task, str):
             app.send_task(task, args=args, kwargs=kwargs)
         else:
             task.apply_async(args, kwargs)
     except Exception:  # noqa: BLE001 - the beat finds the work in the database
         log.warning("could not enqueue %s%r; the beat tick will pick it up", name, args)
+        return False
+    return True

@@ -202,7 +202,8 @@ DJANGO_TABLES2_TEMPLATE = "tables/htmx_table.html"
 # --- Cache ---------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    # Django's RedisCache, reusing its Redis client (mindweave_ir/cache.py says why).
+    CACHES = {"default": {"BACKEND": "mindweave_ir.cache.ReusedClientRedisCache",
                           "LOCATION": REDIS_URL}}
     # Sessions read from Redis, written through to the database (which keeps them
     # across a Redis restart): a logged-in request reads no session row.

@@ -43,10 +43,10 @@ def logged(caplog):
 
 def test_internal_server_error_on_an_integration_url_masks_the_token(
         quiet_client, caplog, monkeypatch):
-    def broken(token, kind):
+    def broken(token, kind, body):
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(ingest, "integration_for_token", broken)
+    monkeypatch.setattr(ingest, "store_for_token", broken)
     with caplog.at_level(logging.ERROR, logger="django.request"):
         response = quiet_client.post(f"/api/v1/integrations/{TOKEN}/alertmanager", "{}",
                                      content_type="application/json")

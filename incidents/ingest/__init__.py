@@ -1,9 +1,10 @@
 """Inbound alerts: integrations and their tokens (integrations.py), bodies parsed into
-messages (parse.py, pure), received, stored and drained under the integration's lock
-(receive.py, whose docstring has the rules), and applied to alerts and incidents one
-message at a time (apply.py). CloudWatch alarms come as SNS messages, verified
-(sns.py), parsed (cloudwatch.py, pure) and stored with their subscription's state
-(subscriptions.py). This package only re-exports what the rest of the app uses.
+messages (parse.py, pure), authenticated and stored, locked under and settled in SQL
+(store.py), received and drained under the integration's lock (receive.py, whose
+docstring has the rules), and applied to alerts and incidents one message at a time
+(apply.py). CloudWatch alarms come as SNS messages, verified (sns.py), parsed
+(cloudwatch.py, pure) and stored with their subscription's state (subscriptions.py).
+This package only re-exports what the rest of the app uses.
 """
 
 from .integrations import (
@@ -24,9 +25,9 @@ from .receive import (
     raise_internal,
     receive_alertmanager,
     receive_event,
-    store_payload,
 )
 from .sns import SnsInvalid, SnsRefused, SnsUnavailable, verified_message
+from .store import Stored, store_for_token, store_payload
 from .subscriptions import (
     SnsReceipt,
     confirm_again,
@@ -47,6 +48,7 @@ __all__ = [
     "SnsReceipt",
     "SnsRefused",
     "SnsUnavailable",
+    "Stored",
     "confirm_again",
     "confirm_subscription",
     "create_integration",
@@ -63,6 +65,7 @@ __all__ = [
     "receive_sns",
     "regenerate_token",
     "routing_key_of",
+    "store_for_token",
     "store_payload",
     "store_sns_message",
     "verified_message",

@@ -23,6 +23,7 @@ from ..models import (
     Silence,
     Status,
 )
+from .store import insert_new
 
 DETECTION_SOURCES = {
     IntegrationKind.ALERTMANAGER: DetectionSource.MONITORING,
@@ -36,11 +37,19 @@ class Batch:
     of its keys, the active silences, each group's open incident and how many alerts
     joined it. Kept up to date as the batch writes (only ingestion writes an
     integration's alerts, and only under its lock); forgotten after a failed body,
-    whose savepoint undid writes these had seen."""
+    whose savepoint undid writes these had seen. The incidents whose alert lists
+    changed are announced to their watchers once, when the batch is done."""
 
     def __init__(self, integration, keys):
         self.integration, self.keys = integration, list(dict.fromkeys(keys))
+        self.changed = set()
         self.forget()
+
+    def announce(self):
+        """Tell the watchers of the incidents whose alerts changed (once the batch's
+        transaction commits). One rolled back since changes nothing but a re-render."""
+        if self.changed:
+            live.bump(*(live.incident_key(pk) for pk in sorted(self.changed)))
 
     def forget(self):
         self.open, self.groups, self.joined, self.silences = None, {}, {}, None
@@ -108,16 +117,16 @@ def _silenced_routing(why, silence):
            "no incident, no page."
 
 
-def _fold(alert, now):
+def _fold(context, alert, now):
     Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_received_at=now)
     alert.count, alert.last_received_at = alert.count + 1, now
-    _changed(alert)
+    _changed(context, alert)
 
 
-def _changed(alert):
-    """The alert's incident page lists it: tell its watchers (once per transaction)."""
+def _changed(context, alert):
+    """The alert's incident page lists it: its watchers are told when the batch ends."""
     if alert.incident_id:
-        live.bump(live.incident_key(alert.incident_id))
+        context.changed.add(alert.incident_id)
 
 
 def _trigger(context, message, now):
@@ -126,7 +135,7 @@ def _trigger(context, message, now):
     if alert is not None and alert.silence_id and alert.incident_id is None:
         return _refire_silenced(context, alert, message, now)
     if alert is not None:
-        _fold(alert, now)
+        _fold(context, alert, now)
         return alert, f"folded into existing alert #{alert.pk}; no new page"
     severity = integration.severity_for(message.source_severity)
     group_hash = _group_hash(message.group_key or message.key)
@@ -142,7 +151,7 @@ def _trigger(context, message, now):
     silence = context.silence_for(message.labels, now)
     if silence is not None:
         alert.silence, alert.routing = silence, _silenced_routing(why, silence)
-        alert.save()
+        insert_new(alert)
         context.open[message.key] = alert
         return alert, f"new alert #{alert.pk} silenced by silence #{silence.pk}"
     alert, outcome = _route(context, alert, message, why)
@@ -154,7 +163,7 @@ def _refire_silenced(context, alert, message, now):
     """A repeat of an alert a silence kept quiet: fold it while a silence still covers
     it, else route it now (the silence expired; nothing was re-fired when it did)."""
     integration = context.integration
-    _fold(alert, now)  # _route saves the row with the count folded here
+    _fold(context, alert, now)  # _route saves the row with the count folded here
     why = f"Integration {integration.name} ({integration.get_kind_display()}), key {alert.key}"
     silence = context.silence_for(alert.labels, now)
     if silence is not None:
@@ -177,8 +186,8 @@ def _route(context, alert, message, why):
         alert.incident = incident
         alert.routing = f"{why}: joined {incident.ref}, the open incident of its group; " \
                         "no page (the incident's own paging covers it)."
-        alert.save()
-        _changed(alert)
+        insert_new(alert)
+        _changed(context, alert)
         _note_join(context, incident, message)
         return alert, f"new alert #{alert.pk} joined {incident.ref}"
     incident, page = services.open_incident_for_alert(
@@ -195,7 +204,7 @@ def _route(context, alert, message, why):
     else:
         paged = "no page: no escalation policy applies"
     alert.routing = f"{why}: opened {incident.ref} at {alert.get_severity_display()}; {paged}."
-    alert.save()
+    insert_new(alert)
     context.groups[alert.group_hash] = incident
     context.joined[incident.pk] = 1
     return alert, f"new alert #{alert.pk} opened {incident.ref}; {paged}"
@@ -279,5 +288,5 @@ def _note(context, message, now):
                                              f"**{alert.summary}** (key `{alert.key}`)"
                                              + (f": {reason[:500]}" if reason else ".")
                                              + " Not paged; the alert stays open.")
-    _changed(alert)
+    _changed(context, alert)
     return alert, f"noted on {alert.incident.ref}; alert #{alert.pk} stays open, no page"

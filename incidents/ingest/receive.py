@@ -13,6 +13,10 @@ DESIGN.md's reliability rules, in order:
    The lock "combines": a request that gets it at once applies every received body
    of the integration (its own among them) and answers with its own results; one
    that finds it taken answers "queued" without waiting, and a task drains later.
+   One that sees a drain task already on its way (the wake flag, see enqueue_drain)
+   answers "queued" without trying the lock: under a storm a request is then one
+   INSERT (the token checked in it, store.py) and one cache round trip, and the
+   task applies the bodies BATCH to a transaction.
    A body that raises is marked failed (error kept) without undoing the others.
 3. A firing alert joins the open incident of its group (Alertmanager's groupKey,
    the Events API's dedup_key) or opens one that pages on-call like a declared one.
@@ -27,20 +31,23 @@ import logging
 import re
 import time
 import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import NamedTuple
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mindweave_ir.queue import enqueue_on_commit
+from mindweave_ir.queue import enqueue_on_commit, send
 
-from ..models import InboundPayload, Integration, IntegrationKind, PayloadOutcome
+from ..models import InboundPayload, IntegrationKind, PayloadOutcome
 from .apply import Batch
 from .apply import apply_message as _apply  # a module global: tests replace it to fail
 from .cloudwatch import parse_alarm_notification
 from .parse import PayloadError, load_json, parse_alertmanager, parse_event, routing_key_of
+from .store import lock_integration, settle, store_payload
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +75,6 @@ class PayloadFailed(Exception):
 
 
 # --- raw bodies ---------------------------------------------------------------------
-
-def store_payload(integration, body):
-    """Keep the body exactly as sent (NUL bytes, which no database text column
-    accepts, shown as U+FFFD), committed on its own before anything else."""
-    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
-    return InboundPayload.objects.create(integration=integration,
-                                         body=text.replace("\x00", "\ufffd"))
-
 
 def _settle(payload, outcome, *, error="", result=""):
     InboundPayload.objects.filter(pk=payload.pk).update(outcome=outcome, error=error,
@@ -119,28 +118,28 @@ def _parse_stored(integration, payload):
 
 # --- requests: validate, then apply at once or queue ---------------------------------
 
-def receive_alertmanager(integration, payload, body):
-    """Parse and apply (or queue) an Alertmanager body already stored as `payload`.
-
-    Returns a Receipt; raises PayloadError (payload marked rejected).
-    """
+def receive_alertmanager(payload, body):
+    """Parse and apply (or queue) an Alertmanager body already stored as `payload` (a
+    Stored row or an InboundPayload). Returns a Receipt; raises PayloadError (payload
+    marked rejected)."""
     try:
         messages = parse_alertmanager(load_json(_decode(body)))
     except PayloadError as exc:
         _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
         raise
-    return _accept(integration, payload, messages)
+    return _accept(payload, messages)
 
 
-def receive_event(integration, payload, data):
+def receive_event(payload, data):
     """Apply (or queue) an Events API body (parsed once to find its routing key, and
-    stored). Returns a Receipt; raises PayloadError (payload marked rejected)."""
+    stored as `payload`). Returns a Receipt; raises PayloadError (payload marked
+    rejected)."""
     try:
         messages = parse_event(data, missing_key=_generated_key(payload.pk))
     except PayloadError as exc:
         _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
         raise
-    return _accept(integration, payload, messages)
+    return _accept(payload, messages)
 
 
 def receive_cloudwatch(integration, payload, envelope):
@@ -151,7 +150,7 @@ def receive_cloudwatch(integration, payload, envelope):
     except PayloadError as exc:
         _settle(payload, PayloadOutcome.REJECTED, error="\n".join(exc.errors))
         raise
-    return _accept(integration, payload, messages)
+    return _accept(payload, messages)
 
 
 def raise_internal(integration, messages, body):
@@ -165,22 +164,35 @@ def raise_internal(integration, messages, body):
     (after its body is marked failed).
     """
     with transaction.atomic():
-        _lock(integration, wait=True)
+        lock_integration(integration.pk, wait=True)
         payload = store_payload(integration, body)
-        outcome = _drain(integration, wait=True, own=_Own(payload.pk, messages),
+        outcome = _drain(integration.pk, wait=True, own=_Own(payload.pk, messages),
                          until_own=True).own
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
 
 
-def _accept(integration, payload, messages):
+def _accept(payload, messages):
     """Apply the pending bodies of the integration if its lock is free now, else
-    queue: answer from what happened to this request's own body."""
-    done = _drain(integration, wait=False, own=_Own(payload.pk, messages),
-                  budget=REQUEST_BUDGET)
-    if done.busy or done.more:
-        enqueue_drain(integration.pk)
+    queue: answer from what happened to this request's own body.
+
+    A drain task already on its way (the wake flag set, on a cache all processes
+    share) will read what is pending after it starts, this committed body among them:
+    the request answers "queued" at once, without trying the lock. Otherwise it takes
+    the flag, and gives it back once it holds the lock (before reading what is pending,
+    so whoever saw the flag meanwhile is drained by it), or, finding the lock taken,
+    sends the task the flag announces."""
+    integration_id = payload.integration_id
+    claimed = _claim_wake(integration_id)
+    if not claimed and _flag_shared():
+        return _queued(messages)
+    done = _drain(integration_id, wait=False, own=_Own(payload.pk, messages),
+                  budget=REQUEST_BUDGET, give_back_wake=claimed)
+    if done.busy and claimed:
+        transaction.on_commit(lambda: _wake(integration_id))
+    elif done.more:
+        enqueue_drain(integration_id)
     if isinstance(done.own, Exception):
         raise done.own
     if done.own is not None:
@@ -192,6 +204,10 @@ def _accept(integration, payload, messages):
         if row["outcome"] == PayloadOutcome.PROCESSED:
             return Receipt(_results_from(row["result"], messages), queued=False)
         raise PayloadFailed(row["error"])
+    return _queued(messages)
+
+
+def _queued(messages):
     return Receipt([{"key": m.key, "alert": None, "outcome": QUEUED, "action": m.action}
                     for m in messages], queued=True)
 
@@ -227,19 +243,52 @@ def _wake_key(integration_id):
     return f"ingest:drain-enqueued:{integration_id}"
 
 
+def _flag_shared():
+    """Whether the wake flag is seen by every process (Redis), so a request may rely on
+    a flag another process set; a per-process cache (embedded) only saves sending a
+    second task."""
+    return not isinstance(caches[DEFAULT_CACHE_ALIAS], LocMemCache)
+
+
 def enqueue_drain(integration_id):
     """Wake a worker to drain the integration once this transaction commits.
 
-    One wake-up at a time per integration: a request that finds the lock taken sends
-    none if a drain task is already enqueued and not yet started (the flag in the
-    cache; the task clears it before it reads what is pending, so it will see this
-    request's body, committed before the flag was read). Under a storm that is one
-    task at a time instead of one per request. The flag only saves work: if the
+    One wake-up at a time per integration: the flag in the cache says a drain task is
+    enqueued and not yet started; the task clears it before it reads what is pending,
+    so it will see every body committed before the flag was read. Under a storm that
+    is one task at a time instead of one per request, and (rule 2) requests that see
+    the flag answer "queued" without trying the lock. The flag only saves work: if the
     broker lost the task (or the cache is per process, as when embedded), the flag
     expires after WAKE_TTL and the beat (drain_stale) finds the bodies anyway.
     """
     enqueue_on_commit("incidents.tasks.drain_inbound", integration_id,
                       once_within=(_wake_key(integration_id), WAKE_TTL))
+
+
+def _claim_wake(integration_id):
+    """Set the wake flag if it is not set: True if this caller set it (and must now
+    drain or send the task), False if a wake-up is already on its way. A cache that
+    fails counts as no flag: the caller tries the lock, as without the flag."""
+    try:
+        return bool(cache.add(_wake_key(integration_id), 1, timeout=WAKE_TTL))
+    except Exception:  # noqa: BLE001 - the flag only saves work
+        log.warning("the drain wake flag could not be read; trying the lock")
+        return True
+
+
+def _give_back_wake(integration_id):
+    try:
+        cache.delete(_wake_key(integration_id))
+    except Exception:  # noqa: BLE001 - it expires after WAKE_TTL; the beat drains meanwhile
+        log.warning("the drain wake flag could not be cleared")
+
+
+def _wake(integration_id):
+    """Send the drain task the flag this caller set announces; if it cannot be sent,
+    clear the flag, so the next request tries the lock itself (the beat finds the
+    bodies meanwhile)."""
+    if not send("incidents.tasks.drain_inbound", integration_id):
+        _give_back_wake(integration_id)
 
 
 def _pending(integration_id):
@@ -250,13 +299,10 @@ def _pending(integration_id):
 def drain(integration_id, *, budget=TASK_BUDGET):
     """Task: wait for the integration's lock and apply its pending bodies; returns how
     many were settled. Past `budget` seconds a new task takes over the rest."""
-    cache.delete(_wake_key(integration_id))  # before reading: see enqueue_drain
+    _give_back_wake(integration_id)  # before reading: see enqueue_drain
     if not _pending(integration_id).exists():
         return 0  # the usual case: a request's drain already took them
-    integration = Integration.objects.filter(pk=integration_id).first()
-    if integration is None:
-        return 0
-    done = _drain(integration, wait=True, budget=budget)
+    done = _drain(integration_id, wait=True, budget=budget)
     if done.more:
         enqueue_drain(integration_id)
     return done.settled
@@ -272,37 +318,25 @@ def drain_stale(*, now=None):
     return sum(drain(integration_id) for integration_id in list(stale))
 
 
-def _lock(integration, *, wait):
-    """The integration's row, locked for this transaction; None if `wait` is false and
-    another transaction holds it.
-
-    FOR NO KEY UPDATE on PostgreSQL: it excludes other drains, but not the key-share
-    lock a request's INSERT of its body takes on the row it references, so storing a
-    body never waits for a drain (FOR UPDATE would make every request queue on it).
-    """
-    locked = (Integration.objects.select_for_update(skip_locked=not wait, no_key=True)
-              .filter(pk=integration.pk).first())
-    if locked is not None:
-        for name in ("service", "escalation_policy"):
-            if Integration._meta.get_field(name).is_cached(integration):
-                setattr(locked, name, getattr(integration, name))
-    return locked
-
-
-def _drain(integration, *, wait, own=None, budget=None, until_own=False):
+def _drain(integration_id, *, wait, own=None, budget=None, until_own=False,
+           give_back_wake=False):
     """Apply the integration's pending bodies in id order, BATCH per transaction, until
     none is pending, or `budget` seconds are spent (own body applied or not: the
     caller then answers "queued" for it), or (`until_own`) the own body is applied:
     bodies received after it were queued by their requests, which found the lock
-    taken and enqueued a drain task."""
+    taken and enqueued a drain task. `give_back_wake`: the caller set the wake flag,
+    cleared here once the lock is held, before the first read of what is pending."""
     deadline = time.monotonic() + budget if budget is not None else None
     settled, own_outcome = 0, None
     while True:
         with transaction.atomic():
-            locked = _lock(integration, wait=wait)
+            locked = lock_integration(integration_id, wait=wait)
             if locked is None:
                 return _Drained(settled, own_outcome, busy=True, more=False)
-            batch = list(_pending(locked.pk).order_by("id")
+            if give_back_wake:
+                _give_back_wake(integration_id)
+                give_back_wake = False
+            batch = list(_pending(integration_id).order_by("id")
                          .only("id", "integration_id", "body")[:BATCH])
             if not batch:
                 return _Drained(settled, own_outcome, busy=False, more=False)
@@ -313,13 +347,17 @@ def _drain(integration, *, wait, own=None, budget=None, until_own=False):
             if until_own:
                 return _Drained(settled, own_outcome, busy=False, more=False)
         if deadline is not None and time.monotonic() >= deadline:
-            more = _pending(locked.pk).exists()
+            more = _pending(integration_id).exists()
             return _Drained(settled, own_outcome, busy=False, more=more)
 
 
 def _apply_batch(integration, batch, own):
-    """Apply each body of `batch` in its own savepoint and settle them all in one
-    UPDATE; returns {payload id: its result dicts, or the exception it raised}."""
+    """Apply the bodies of `batch` in order and settle them all in one statement;
+    returns {payload id: its result dicts, or the exception it raised}.
+
+    First all in one savepoint (a savepoint per body costs two round trips); if any
+    body raises, that is undone and each body is applied again in its own savepoint,
+    so the one that fails is marked failed without undoing the others."""
     outcomes, work = {}, []
     for payload in batch:
         try:
@@ -331,22 +369,37 @@ def _apply_batch(integration, batch, own):
             continue
         work.append((payload, messages))
     context = Batch(integration, [m.key for _, messages in work for m in messages])
-    for payload, messages in work:
-        try:
-            results = _apply_payload(context, messages)
-        except Exception as exc:  # noqa: BLE001 - kept on the body; the others go on
-            context.forget()
-            if own is None or payload.pk != own.pk:
-                log.exception("applying inbound payload %s failed", payload.pk)
+    try:
+        with transaction.atomic() if work else nullcontext():
+            applied = [(payload, [_apply(context, m) for m in messages])
+                       for payload, messages in work]
+    except Exception:  # noqa: BLE001 - undone; body by body below finds which one
+        context.forget()
+        applied = [(payload, _apply_one(context, payload, messages, own))
+                   for payload, messages in work]
+    for payload, results in applied:
+        if isinstance(results, Exception):
             payload.outcome, payload.error = PayloadOutcome.FAILED, \
-                f"{type(exc).__name__}: {exc}"
-            payload.result, outcomes[payload.pk] = "", exc
-            continue
-        payload.outcome, payload.error = PayloadOutcome.PROCESSED, ""
-        payload.result = "\n".join(f"{r['key']}: {r['outcome']}" for r in results)
+                f"{type(results).__name__}: {results}"
+            payload.result = ""
+        else:
+            payload.outcome, payload.error = PayloadOutcome.PROCESSED, ""
+            payload.result = "\n".join(f"{r['key']}: {r['outcome']}" for r in results)
         outcomes[payload.pk] = results
-    InboundPayload.objects.bulk_update(batch, ["outcome", "error", "result"])
+    context.announce()
+    settle(batch)
     return outcomes
+
+
+def _apply_one(context, payload, messages, own):
+    """One body in its own savepoint: its result dicts, or the exception it raised."""
+    try:
+        return _apply_payload(context, messages)
+    except Exception as exc:  # noqa: BLE001 - kept on the body; the others go on
+        context.forget()
+        if own is None or payload.pk != own.pk:
+            log.exception("applying inbound payload %s failed", payload.pk)
+        return exc
 
 
 def _apply_payload(context, messages):

@@ -6,11 +6,13 @@ actually read: DATA_UPLOAD_MAX_MEMORY_SIZE only guards form parsing and
 `request.body`, which these never touch). A token that is unknown, disabled or of
 the other kind is a 404 and nothing is stored; otherwise the raw body is stored
 before it is parsed (the Events API's routing key sits inside the JSON, so that body
-is parsed once to find it) and kept whatever happens next.
+is parsed once to find it) and kept whatever happens next. The token is checked and
+the body stored in one statement (ingest/store.py).
 
-A valid body is then applied at once if the integration's lock is free (the request
-also applies other bodies waiting for it; ingest's rule 2), else queued for a drain
-task: the answer is a success either way, its alerts' outcome "queued" in the latter.
+A valid body is then applied at once if the integration's lock is free and no drain
+task is already on its way (the request also applies other bodies waiting for it;
+ingest's rule 2), else queued for a drain task: the answer is a success either way,
+its alerts' outcome "queued" in the latter.
 """
 
 import logging
@@ -51,6 +53,10 @@ def _post_only(request):
     return None
 
 
+def _unknown_token():
+    return JsonResponse({"status": "not found", "message": UNKNOWN_TOKEN}, status=404)
+
+
 def _failed(payload, exc):
     """An unexpected error: keep the body, mark it failed, answer JSON (sender retries)."""
     log.exception("processing inbound payload %s failed", payload.pk)
@@ -66,15 +72,16 @@ def alertmanager_webhook(request, token):
     """Prometheus Alertmanager `webhook_configs` receiver (payload version "4")."""
     if refused := _post_only(request):
         return refused
-    integration = ingest.integration_for_token(token, IntegrationKind.ALERTMANAGER)
-    if integration is None:
-        return JsonResponse({"status": "not found", "message": UNKNOWN_TOKEN}, status=404)
     body = _read_body(request)
     if body is None:
+        if ingest.integration_for_token(token, IntegrationKind.ALERTMANAGER) is None:
+            return _unknown_token()
         return JsonResponse({"status": "too large", "message": TOO_LARGE}, status=413)
-    payload = ingest.store_payload(integration, body)
+    payload = ingest.store_for_token(token, IntegrationKind.ALERTMANAGER, body)
+    if payload is None:
+        return _unknown_token()
     try:
-        receipt = ingest.receive_alertmanager(integration, payload, body)
+        receipt = ingest.receive_alertmanager(payload, body)
     except ingest.PayloadError as exc:
         return JsonResponse({"status": "invalid payload",
                              "message": "Alertmanager payload is invalid",
@@ -108,14 +115,13 @@ def events_enqueue(request):
         return _invalid_event(["body is not UTF-8"])
     except ingest.PayloadError as exc:
         return _invalid_event(exc.errors)
-    integration = ingest.integration_for_token(token, IntegrationKind.EVENTS)
-    if integration is None:
+    payload = ingest.store_for_token(token, IntegrationKind.EVENTS, body)
+    if payload is None:
         return JsonResponse({"status": "invalid event", "message": UNKNOWN_TOKEN,
                              "errors": ["'routing_key' is not a known integration token"]},
                             status=404)
-    payload = ingest.store_payload(integration, body)
     try:
-        receipt = ingest.receive_event(integration, payload, data)
+        receipt = ingest.receive_event(payload, data)
     except ingest.PayloadError as exc:
         return _invalid_event(exc.errors)
     except Exception as exc:  # noqa: BLE001 - answer JSON, keep the body
