@@ -7,8 +7,6 @@ Runs on any database: a drain task "on its way" is its wake flag in the cache, s
 here by hand, and the flag is treated as shared by every process, as Redis makes it.
 """
 
-import json
-
 import pytest
 from django.core.cache import cache
 from django.db import connection
@@ -25,6 +23,7 @@ from incidents.models import (
     PayloadOutcome,
 )
 from mindweave_ir.live import versions as live
+from tests.incidents.test_ingest_queue import am_body, event
 
 pytestmark = pytest.mark.django_db
 
@@ -48,27 +47,6 @@ def prometheus():
 @pytest.fixture
 def datadog():
     return ingest.create_integration(name="Datadog", kind=IntegrationKind.EVENTS)
-
-
-def am_body(*alerts, group="checkout"):
-    """An Alertmanager body; each alert is (fingerprint, status)."""
-    return json.dumps({
-        "version": "4", "groupKey": f'{{}}:{{alertname="{group}"}}', "status": "firing",
-        "receiver": "mindweave", "groupLabels": {"alertname": group},
-        "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am:9093",
-        "alerts": [{"status": state, "labels": {"alertname": group, "instance": key},
-                    "annotations": {"summary": f"{group} {key}"},
-                    "startsAt": "2026-11-27T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
-                    "fingerprint": key} for key, state in alerts],
-    })
-
-
-def event(token, action="trigger", key="disk-full"):
-    body = {"routing_key": token, "event_action": action,
-            "payload": {"summary": "Disk full", "source": "db1", "severity": "critical"}}
-    if key is not None:
-        body["dedup_key"] = key
-    return json.dumps(body)
 
 
 def post_am(client, token, body):
