@@ -51,14 +51,14 @@ def _humanize(delta):
 
 
 @register.simple_tag
-def sla_timer(label, due, done_at=None, now=None):
+def sla_timer(label, due, done_at=None):
     """An open timer's deadline, counted down in the browser (static/js/app.js reads
     data-deadline: "12m 5s left", "BREACHED 3m 0s ago"), or how it ended.
 
     What the server writes does not depend on the moment it is rendered ("due 14:05
     EST"), so a fragment cached by version (issue 19) is never out of date; without
-    JavaScript the deadline still reads right. `now` is accepted for the templates
-    that pass it and ignored. Built with format_html: lists show two per row.
+    JavaScript the deadline still reads right. Built with format_html: lists show two
+    per row.
     """
     title = f"{label} due {dateformat.format(timezone.localtime(due), 'Y-m-d H:i T')}"
     if done_at is not None:

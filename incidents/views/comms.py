@@ -40,7 +40,6 @@ def comms_context(request, incident, **overrides):
         "next_update_at": cadence.next_update_due(incident, last=last),
         "slack_webhook": compose.slack_webhook(incident),
         "slack_channel": _slack_channel(incident),
-        "now": timezone.now(),
     }
     return context | overrides
 

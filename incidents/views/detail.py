@@ -12,7 +12,6 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django_htmx.http import trigger_client_event
 
@@ -152,7 +151,6 @@ def detail_context(request, incident, **overrides):
         "cache_seconds": 0 if overrides else versions.FRAGMENT_SECONDS,
         "phases": functools.partial(checklist_phases, incident),
         "pages": functools.partial(pages, incident, user),
-        "now": timezone.now(),
     }
     return context | overrides
 

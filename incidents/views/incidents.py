@@ -99,7 +99,6 @@ def dashboard_context(request, live_version):
         "limit": DASHBOARD_LIMIT,
         "can_declare": permissions.can_declare(request.user),
         "cache_seconds": versions.FRAGMENT_SECONDS,
-        "now": now,
     }
 
 
