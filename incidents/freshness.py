@@ -17,10 +17,16 @@ from mindweave_ir.live import versions
 
 from .models import Incident, Integration, Service, TimelineEntry
 
+# Saves that change no name: a sign-in's last_login (Django's update_last_login).
+NAMELESS_SAVES = frozenset({"last_login"})
 
-def _names(sender, **kwargs):
+
+def _names(sender, update_fields=None, **kwargs):
     """A person, service or integration renamed: every page naming them (DASHBOARD is
-    bumped with every topic) and every incident page (keyed by NAMES too)."""
+    bumped with every topic) and every incident page (keyed by NAMES too). A sign-in
+    does not rebuild every incident page's cache."""
+    if update_fields and set(update_fields) <= NAMELESS_SAVES:
+        return
     versions.bump(versions.NAMES)
 
 

@@ -229,3 +229,14 @@ def test_an_editors_timeline_is_their_own_and_its_forms_work(client, viewer, ic)
     assert response.status_code in (200, 302)
     entry.refresh_from_db()
     assert entry.deleted_at is not None
+
+
+def test_signing_in_does_not_move_the_names_version(client, viewer):
+    from mindweave_ir.live import versions
+
+    before = versions.version(versions.NAMES)
+    client.force_login(viewer)  # saves last_login only
+    assert versions.version(versions.NAMES) == before
+    viewer.first_name = "Vera"
+    viewer.save()
+    assert versions.version(versions.NAMES) == before + 1
