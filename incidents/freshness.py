@@ -30,6 +30,13 @@ def _names(sender, update_fields=None, **kwargs):
     versions.bump(versions.NAMES)
 
 
+def _roles(sender, action, **kwargs):
+    """Someone given or taken a role (their groups): the people an incident page
+    offers for its roles, and what the viewer may do there, change."""
+    if action.startswith("post_"):
+        versions.bump(versions.NAMES)
+
+
 def _incident(sender, instance, **kwargs):
     versions.bump(versions.incident_key(instance.pk))
 
@@ -48,6 +55,8 @@ def connect():
     for model in (get_user_model(), Service, Integration):
         post_save.connect(_names, sender=model, dispatch_uid=f"fresh-{model._meta.label}")
         post_delete.connect(_names, sender=model, dispatch_uid=f"fresh-del-{model._meta.label}")
+    m2m_changed.connect(_roles, sender=get_user_model().groups.through,
+                        dispatch_uid="fresh-user-groups")
     post_save.connect(_incident, sender=Incident, dispatch_uid="fresh-incident")
     post_delete.connect(_incident, sender=Incident, dispatch_uid="fresh-del-incident")
     m2m_changed.connect(_incident_links, sender=Incident.services.through,

@@ -32,20 +32,20 @@ def on_call_panel(now, schedules=None):
 
 
 def cached_on_call_panel(now, live_version):
-    """on_call_panel(now), computed once per DASHBOARD version (schedule, rotation,
-    override and membership edits move it) and kept only until the first instant
-    the panel changes by time alone: a shift ends or the next one starts."""
+    """(on_call_panel(now), the first instant it changes by time alone: a shift ends
+    or the next one starts), computed once per DASHBOARD version (schedule, rotation,
+    override and membership edits move it) and kept until that instant."""
     key = f"oncall-panel:{live_version}"
     cached = cache.get(key)
     if cached is not None and cached[1] > now:
-        return cached[0]
+        return cached
     rows = on_call_panel(now)
     changes = [t for row in rows for t in (row["until"], row["next_start"]) if t]
     valid_until = min(changes, default=now + HORIZON)
     seconds = min((valid_until - now).total_seconds(), versions.FRAGMENT_SECONDS)
     if seconds >= 1:
         cache.set(key, (rows, valid_until), int(seconds))
-    return rows
+    return rows, valid_until
 
 
 def _row(schedule, now, end):

@@ -4,18 +4,17 @@ section views in incidents.py, timeline.py and checklists.py share. The
 communications and runbook sections load separately (comms.py, runbooks.py)."""
 
 import functools
-import hashlib
 import uuid
 
 from django.db.models import CharField, OuterRef, Prefetch, Subquery, Value
 from django.db.models.functions import Cast, Coalesce, Concat
-from django.http import HttpResponse
-from django.middleware.csrf import get_token
+from django.http import Http404, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 from django_htmx.http import trigger_client_event
 
 from mindweave_ir.htmx import is_fragment
+from mindweave_ir.live import pages as pages_cache
 from mindweave_ir.live import versions
 from mindweave_ir.live.models import LiveTopic
 from oncall import paging
@@ -53,6 +52,16 @@ def incident_for_page(ref):
     return incident_or_404(ref, with_live_version(Incident.objects.select_related(
         "commander", "technical_lead", "communications_lead", "declared_by", "pir"
     ).prefetch_related("services", "responders")))
+
+
+def page_versions(ref):
+    """(the incident's version, the names' version) for the INC id, in one query
+    without loading the incident, or 404: what its whole page is kept under."""
+    shown = (with_live_version(Incident.objects.filter(ref=ref.upper()))
+             .values_list("live_version", "names_version").first())
+    if shown is None:
+        raise Http404("No such incident.")
+    return shown
 
 
 def incident_for_section(ref):
@@ -98,14 +107,6 @@ def pages(incident, user):
     return rows
 
 
-def _csrf_identity(request):
-    """Whom a section's forms are for: their CSRF token is the session's, so a cached
-    section with forms is keyed by (a hash of) its secret, never shared."""
-    get_token(request)
-    secret = request.META.get("CSRF_COOKIE", "")
-    return hashlib.sha256(secret.encode()).hexdigest()[:24]
-
-
 def _shown_versions(incident):
     """(the incident's version, the names' version), read before what they key."""
     if getattr(incident, "live_version", None) is not None:
@@ -127,7 +128,7 @@ def detail_context(request, incident, **overrides):
         shown += (uuid.uuid4().hex,)
     can_edit = permissions.can_edit(user, incident)
     timeline = SimpleLazyObject(lambda: timeline_context(request, incident))
-    csrf = _csrf_identity(request)
+    csrf = pages_cache.csrf_identity(request)
     context = {
         "incident": incident,
         "can_command": permissions.can_command(user, incident),

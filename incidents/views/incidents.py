@@ -20,6 +20,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from mindweave_ir import tables
 from mindweave_ir.csv_export import csv_response
 from mindweave_ir.htmx import is_fragment
+from mindweave_ir.live import pages as page_cache
 from mindweave_ir.live import versions
 from oncall import paging
 from oncall.dashboard import cached_on_call_panel
@@ -43,6 +44,7 @@ from .detail import (
     DETAIL,
     detail_context,
     incident_for_page,
+    page_versions,
     respond_section,
     respond_sections,
 )
@@ -67,7 +69,13 @@ def dashboard(request):
     """Active incidents worst first, with SLA timers; "my incidents". It updates itself
     live (views/live.py) from the version read here, before anything else."""
     live_version = versions.version(versions.DASHBOARD)
-    return render(request, "incidents/dashboard.html", dashboard_context(request, live_version))
+
+    def page():
+        context = dashboard_context(request, live_version)
+        return render(request, "incidents/dashboard.html", context), context["valid_until"]
+
+    # Whole, per viewer, under the same version (mindweave_ir/live/pages.py).
+    return page_cache.serve(request, ("dashboard", live_version), page)
 
 
 def dashboard_context(request, live_version):
@@ -87,12 +95,19 @@ def dashboard_context(request, live_version):
     now = timezone.now()
     my_pages = (Page.objects.filter(status=PageStatus.TRIGGERED, notifications__user=request.user)
                 .distinct().order_by("created_at")[:DASHBOARD_LIMIT])
+    on_call, valid_until = cached_on_call_panel(now, live_version)
+    panels = [{"template": template, "panel": context(request, now)}
+              for template, context in _dashboard_panels]
+    # The first instant a panel changes by time alone (a shift starts, a handoff is
+    # due to be prepared): a kept dashboard is not served from then on.
+    valid_until = min([valid_until] + [p["panel"]["valid_until"] for p in panels
+                                       if p["panel"].get("valid_until")])
     return {
         "live_version": live_version,
-        "on_call": cached_on_call_panel(now, live_version),
+        "valid_until": valid_until,
+        "on_call": on_call,
         "my_pages": my_pages,
-        "panels": [{"template": template, "panel": context(request, now)}
-                   for template, context in _dashboard_panels],
+        "panels": panels,
         "active": active[:DASHBOARD_LIMIT],
         "mine": mine[:DASHBOARD_LIMIT],
         "counts": counts,
@@ -201,7 +216,12 @@ def declare(request):
 
 @require_GET
 def incident_detail(request, ref):
-    return render(request, DETAIL, detail_context(request, incident_for_page(ref)))
+    """The incident page, kept whole per viewer under the versions of the incident and
+    of the names it shows (mindweave_ir/live/pages.py), read before anything else."""
+    shown = page_versions(ref)
+    return page_cache.serve(
+        request, ("incident", *shown),
+        lambda: (render(request, DETAIL, detail_context(request, incident_for_page(ref))), None))
 
 
 def _header_action(request, ref, form_class, form_name, act,

@@ -8,17 +8,15 @@ same partials as the page, wrapped with the version read before rendering them
 swaps each section by id and keeps what the user is typing.
 """
 
-from django.http import Http404
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from mindweave_ir.live import versions
 
-from ..models import Incident
 from .comms import PANEL as COMMS
 from .comms import comms_context
-from .detail import DETAIL, detail_context, incident_for_page, with_live_version
+from .detail import DETAIL, detail_context, incident_for_page, page_versions
 from .incidents import dashboard_context
 from .runbooks import RUNBOOKS, runbooks_context
 
@@ -33,10 +31,7 @@ ALERTS = "incidents/alerts/_incident_alerts.html"
 def incident_live(request, ref):
     """The incident page's sections if its version moved past `?v=`, else 204. Same
     access as the page: anyone logged in reads incidents."""
-    current = (with_live_version(Incident.objects.filter(ref=ref.upper()))
-               .values_list("live_version", flat=True).first())
-    if current is None:
-        raise Http404("No such incident.")
+    current = page_versions(ref)[0]
     if versions.unchanged(request, current):
         return versions.no_change()
     incident = incident_for_page(ref)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from incidents.models import Incident
 from mindweave_ir import tables
 from mindweave_ir.csv_export import csv_response
+from mindweave_ir.live import pages as page_cache
 from mindweave_ir.live import versions
 from oncall.models import Notification
 
@@ -44,7 +45,7 @@ def _data_version():
     return f"{incidents}{reviews}{notified}"
 
 
-def _report_key(filterset):
+def _report_key(filterset, data_version):
     """The key of the KPI report and of the table behind it: the filters, the zone and
     the data's version, read before anything the report reads. The report also
     depends on the time (open incidents' durations), so what is kept under it lives
@@ -52,7 +53,7 @@ def _report_key(filterset):
     params = sorted((k, str(v)) for k, v in filterset.form.cleaned_data.items())
     return "metrics:" + hashlib.sha256(
         f"{params}{filterset.period}{timezone.get_current_timezone_name()}"
-        f"{_data_version()}".encode()).hexdigest()
+        f"{data_version}".encode()).hexdigest()
 
 
 def _report(filterset, now, key):
@@ -67,6 +68,15 @@ def _report(filterset, now, key):
 
 @require_GET
 def metrics_page(request):
+    """The page, kept whole per viewer under the data's version and the day for as
+    long as the report (mindweave_ir/live/pages.py): a repeat view renders nothing."""
+    data_version = _data_version()
+    return page_cache.serve(
+        request, ("metrics", timezone.localdate().isoformat(), data_version),
+        lambda: (_metrics_page(request, data_version), None), CACHE_SECONDS)
+
+
+def _metrics_page(request, data_version):
     filterset = MetricsFilter(with_defaults(request.GET, timezone.localdate()),
                               queryset=metrics.real_incidents())
     if not filterset.is_valid():
@@ -77,7 +87,7 @@ def metrics_page(request):
         table = FigureTable([asdict(f) for f in report.figures()])
         return csv_response(table, f"metrics-{filterset.period.first_day:%Y%m%d}-"
                                     f"{filterset.period.last_day:%Y%m%d}.csv")
-    key = _report_key(filterset)
+    key = _report_key(filterset, data_version)
     fragment = bool(request.htmx and not request.htmx.boosted)
     context = {"filter": filterset, "period": filterset.period,
                "behind": dict(BEHIND_CHOICES).get(filterset.behind_kpi, ""),
