@@ -7,9 +7,13 @@ page's own `parts` (its versions, read before anything on the page was):
 
 - the path with its query string;
 - the viewer: who they are and how they are named, their roles, staff flags and
-  zone — everything the page's permissions and base layout vary by;
-- a hash of the session's CSRF secret, since the page's forms carry a token made
-  from it (a cached page is never shared between sessions).
+  zone — everything the page's permissions and base layout vary by.
+
+The page's forms carry a CSRF token made from the session's secret: a kept page has
+every token replaced with one for the request it is served to (the two places a
+token is written: `{% csrf_token %}`'s input and base.html's `x-csrftoken` header),
+so the same person's other sessions and devices are served it too, and their forms
+work.
 
 Only a plain GET answered 200 is kept; HTMX requests, a request with messages to
 show (they are shown once) and anything else are rendered as before. A page that
@@ -18,6 +22,7 @@ with `valid_until`: it is not served from the cache from then on.
 """
 
 import hashlib
+import re
 
 from django.contrib.messages import get_messages
 from django.core.cache import cache
@@ -26,6 +31,9 @@ from django.middleware.csrf import get_token
 from django.utils import timezone
 
 from .versions import FRAGMENT_SECONDS
+
+# Where a page writes its CSRF token (a masked token: 64 letters and digits).
+_TOKEN = re.compile(rb'(name="csrfmiddlewaretoken" value="|"x-csrftoken": ")[A-Za-z0-9]{64}"')
 
 
 def csrf_identity(request):
@@ -42,7 +50,7 @@ def viewer(request):
     user = request.user
     return (user.pk, user.get_username(), user.get_full_name(), user.is_active,
             user.is_staff, user.is_superuser, tuple(sorted(g.name for g in user.groups.all())),
-            timezone.get_current_timezone_name(), csrf_identity(request))
+            timezone.get_current_timezone_name())
 
 
 def cacheable(request):
@@ -61,7 +69,9 @@ def serve(request, parts, render, seconds=FRAGMENT_SECONDS):
     now = timezone.now()
     kept = cache.get(key)
     if kept is not None and (kept[1] is None or kept[1] > now):
-        return HttpResponse(kept[0], content_type=kept[2])
+        token = get_token(request).encode()
+        html = _TOKEN.sub(lambda found: found.group(1) + token + b'"', kept[0])
+        return HttpResponse(html, content_type=kept[2])
     response, valid_until = render()
     # Only a plain page: a download's or an HTMX answer's own headers are not kept.
     if (response.status_code == 200 and not response.streaming
