@@ -33,7 +33,19 @@ from django.utils import timezone
 from .versions import FRAGMENT_SECONDS
 
 # Where a page writes its CSRF token (a masked token: 64 letters and digits).
-_TOKEN = re.compile(rb'(name="csrfmiddlewaretoken" value="|"x-csrftoken": ")[A-Za-z0-9]{64}"')
+_TOKEN = re.compile(rb'(?:(?<=name="csrfmiddlewaretoken" value=")|(?<="x-csrftoken": "))'
+                    rb'[A-Za-z0-9]{64}(?=")')
+
+
+def _around_tokens(html):
+    """The page cut where its CSRF tokens are: joined with another token, it is the
+    page for that token's session."""
+    pieces, start = [], 0
+    for found in _TOKEN.finditer(html):
+        pieces.append(html[start:found.start()])
+        start = found.end()
+    pieces.append(html[start:])
+    return pieces
 
 
 def csrf_identity(request):
@@ -69,9 +81,7 @@ def serve(request, parts, render, seconds=FRAGMENT_SECONDS):
     now = timezone.now()
     kept = cache.get(key)
     if kept is not None and (kept[1] is None or kept[1] > now):
-        token = get_token(request).encode()
-        html = _TOKEN.sub(lambda found: found.group(1) + token + b'"', kept[0])
-        return HttpResponse(html, content_type=kept[2])
+        return HttpResponse(get_token(request).encode().join(kept[0]), content_type=kept[2])
     response, valid_until = render()
     # Only a plain page: a download's or an HTMX answer's own headers are not kept.
     if (response.status_code == 200 and not response.streaming
@@ -79,6 +89,6 @@ def serve(request, parts, render, seconds=FRAGMENT_SECONDS):
         if valid_until is not None:
             seconds = min(seconds, (valid_until - now).total_seconds())
         if seconds >= 1:
-            cache.set(key, (response.content, valid_until, response["Content-Type"]),
-                      int(seconds))
+            cache.set(key, (_around_tokens(response.content), valid_until,
+                            response["Content-Type"]), int(seconds))
     return response
