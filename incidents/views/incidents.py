@@ -137,13 +137,16 @@ def incident_list(request):
         return render_to_string(f"incidents/incident_list.html#{partial}",
                                 {"filter": filterset, "table": table}, request)
 
-    html = versions.cached(("incident-list", partial, live_version,
-                            timezone.get_current_timezone_name(), request.GET.urlencode()),
-                           body)
+    def html():
+        return versions.cached(("incident-list", partial, live_version,
+                                timezone.get_current_timezone_name(), request.GET.urlencode()),
+                               body)
+
     if partial == "incident-table":
-        return HttpResponse(html)
-    return render(request, "incidents/incident_list.html",
-                  {"list_body": html, "can_declare": permissions.can_declare(request.user)})
+        return HttpResponse(html())
+    return page_cache.serve(request, ("incident-list", live_version), lambda: (render(
+        request, "incidents/incident_list.html",
+        {"list_body": html(), "can_declare": permissions.can_declare(request.user)}), None))
 
 
 def _filtered(params):

@@ -1,6 +1,6 @@
 """Whole pages kept per viewer under versions are never stale (issue 19).
 
-The dashboard, an incident's page and the metrics page are kept whole
+The dashboard, the incident list, an incident's page and the metrics page are kept whole
 (mindweave_ir/live/pages.py). A repeat view by the same viewer renders nothing; every
 change of what the page shows — a service write, a role given, a handoff coming due
 by time alone, a new incident for the metrics — shows on the next view; what varies
@@ -67,6 +67,7 @@ def test_a_repeat_view_reads_only_the_versions(viewer, incident):
     client = signed_in(viewer)
     url = incident.get_absolute_url()
     for path, reads in (("/", ["live_livetopic"]), (url, ["incidents_incident"]),
+                        ("/incidents/?severity=1&sort=-detected_at", ["live_livetopic"]),
                         (METRICS, ["incidents_incident", "reports_postincidentreview",
                                    "oncall_notification"])):
         first = page(client, path)
