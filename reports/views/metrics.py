@@ -6,11 +6,12 @@ request for the table (sorting, paging) gets only the table, without computing t
 KPIs again.
 """
 
+import functools
 import hashlib
 from dataclasses import asdict
 
 from django.core.cache import cache
-from django.db.models import Max
+from django.db import connection
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -39,10 +40,22 @@ def _data_version():
     change of each table, every one an index lookup (a count would scan), so rows
     written in bulk, outside any service, count too. A deleted row that was neither
     is seen when the cache expires (CACHE_SECONDS)."""
-    incidents = Incident.objects.aggregate(last=Max("id"), at=Max("updated_at"))
-    reviews = PostIncidentReview.objects.aggregate(last=Max("id"), at=Max("updated_at"))
-    notified = Notification.objects.aggregate(last=Max("id"))
-    return f"{incidents}{reviews}{notified}"
+    with connection.cursor() as cursor:
+        cursor.execute(_data_version_sql())
+        return repr(cursor.fetchone())
+
+
+@functools.cache
+def _data_version_sql():
+    """_data_version's five index lookups in one statement (one round trip; it is
+    all a repeat view of the page runs). Names from the models' metadata, quoted."""
+    quote = connection.ops.quote_name
+    newest = [f"(SELECT MAX({quote(column)}) FROM {quote(model._meta.db_table)})"  # noqa: S608
+              for model, columns in ((Incident, ("id", "updated_at")),
+                                     (PostIncidentReview, ("id", "updated_at")),
+                                     (Notification, ("id",)))
+              for column in columns]
+    return "SELECT " + ", ".join(newest)
 
 
 def _report_key(filterset, data_version):
