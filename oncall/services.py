@@ -6,6 +6,7 @@ Each function runs in a transaction and checks who may do it; views call these.
 import logging
 from datetime import date, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,17 +15,20 @@ from mindweave_ir.inputs import PLANNING_HORIZON, OutOfRange, ahead, check_time
 from mindweave_ir.live import versions as live
 from mindweave_ir.templatetags.mw import person, when
 
-from . import channels, paging, slack
+from . import channels, paging, rotation, slack
 from .models import (
     ApiToken,
     ContactMethod,
     Coverage,
+    EscalationLevel,
     Override,
     Profile,
     RotationKind,
     Schedule,
     ScheduleMember,
     SlackIdentity,
+    Team,
+    TeamMember,
 )
 from .roles import Role, has_role
 from .tokens import hash_token, new_token
@@ -117,7 +121,7 @@ LATEST_START = date(2100, 12, 31)
 SCHEDULE_FIELDS = (
     "name", "description", "rotation_kind", "custom_length_hours", "timezone",
     "handoff_time", "handoff_day", "starts_on", "coverage", "business_days",
-    "business_start", "business_end", "escalation_timeout_minutes",
+    "business_start", "business_end", "escalation_timeout_minutes", "team",
 )
 
 
@@ -209,18 +213,174 @@ def create_schedule(*, members, by, **fields):
 
 
 @transaction.atomic
-def update_schedule(schedule, *, members, by, **fields):
-    """Change a rotation; its members are replaced by `members`, in that order."""
+def update_schedule(schedule, *, members, by, keep_shift=False, now=None, **fields):
+    """Change a rotation; its members are replaced by `members`, in that order.
+
+    With `keep_shift` (changes applied from a file, team changes), whoever's turn is
+    in progress keeps it to its end (an override), whatever the new rotation says.
+    """
     if not can_manage_schedules(by):
         raise PermissionDenied("Only Incident Commanders and Managers change schedules.")
     members = list(members)
     locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    now = now or timezone.now()
+    before = _turn_in_progress(locked, now) if keep_shift else None
     _apply_schedule_fields(locked, fields)
     _check_schedule(locked, members)
     _save_schedule(locked)
     _set_members(locked, members)
+    if keep_shift:
+        _keep_turn(locked, before, now, by)
     logger.info("schedule %s updated by %s", locked.pk, by)
     return locked
+
+
+def _turn_in_progress(schedule, now):
+    """The rotation turn (overrides not applied) at `now` of a 24x7 schedule, or None."""
+    members = schedule.member_ids()
+    if not members or schedule.coverage != Coverage.ALWAYS:
+        return None
+    try:
+        return rotation.turn_at(schedule.as_rotation(members), now)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _keep_turn(schedule, before, now, by):
+    """After a rotation change, `before`'s member keeps the turn they were on until it
+    ends: a handoff in progress is never moved by an edit (an override says so)."""
+    if before is None or before.end <= now:
+        return
+    after = _turn_in_progress(schedule, now)
+    if after is not None and after.member == before.member:
+        return
+    if Override.objects.filter(schedule=schedule, start__lt=before.end, end__gt=now).exists():
+        return
+    if not get_user_model().objects.filter(pk=before.member, is_active=True).exists():
+        return
+    Override.objects.create(schedule=schedule, user_id=before.member, start=now,
+                            end=before.end, created_by=by if by.pk else None,
+                            reason="Keeps the shift in progress when the rotation changed.")
+
+
+@transaction.atomic
+def delete_schedule(schedule, *, by):
+    """Remove a schedule no escalation level uses (ValidationError otherwise)."""
+    if not can_manage_schedules(by):
+        raise PermissionDenied("Only Incident Commanders and Managers delete schedules.")
+    used = EscalationLevel.objects.filter(schedule=schedule).select_related("policy").first()
+    if used is not None:
+        raise ValidationError(f"Schedule “{schedule}” is used by {used}; remove it there "
+                              "first.")
+    logger.info("schedule %s (%s) deleted by %s", schedule.pk, schedule.name, by)
+    schedule.delete()
+    live.bump()
+
+
+# --- Teams -------------------------------------------------------------------------------
+
+class CommandLine:
+    """The actor of a change made from the shell (manage.py): whoever runs the
+    commands already holds the database, so they may do what a Manager may."""
+
+    pk = None
+    is_active = is_authenticated = is_superuser = True
+
+    def __init__(self, command):
+        self.command = command
+
+    def __str__(self):
+        return f"manage.py {self.command}"
+
+
+def team_rotation_members(current, team_members):
+    """Rotation order for a schedule that takes its members from a team: people already
+    on the rotation keep their order, new team members are appended (in team order),
+    leavers are dropped."""
+    in_team = {u.pk for u in team_members}
+    kept = [u for u in current if u.pk in in_team]
+    kept_ids = {u.pk for u in kept}
+    return kept + [u for u in team_members if u.pk not in kept_ids]
+
+
+@transaction.atomic
+def save_team(team, *, name, members, by, description="", lead=None, now=None):
+    """Create (team=None) or change a team; schedules rotating over it follow."""
+    if not can_manage_schedules(by):
+        raise PermissionDenied("Only Incident Commanders and Managers change teams.")
+    members = list(members)
+    if len({u.pk for u in members}) != len(members):
+        raise ValidationError({"members": "A person can appear only once in a team."})
+    inactive = [u.get_username() for u in members if not u.is_active]
+    if inactive:
+        raise ValidationError({"members": f"Not active: {', '.join(inactive)}."})
+    team = Team() if team is None else Team.objects.select_for_update().get(pk=team.pk)
+    created = team.pk is None
+    team.name, team.description, team.lead = name, description, lead
+    team.full_clean()
+    team.save()
+    if [m.user_id for m in team.members.order_by("position")] != [u.pk for u in members]:
+        team.members.all().delete()
+        TeamMember.objects.bulk_create(TeamMember(team=team, user=u, position=i)
+                                       for i, u in enumerate(members))
+        sync_team_schedules(team, by=by, now=now)
+    logger.info("team %s %s by %s", team.pk, "created" if created else "updated", by)
+    return team
+
+
+def sync_team_schedules(team, *, by, now=None):
+    """Bring every rotation that takes its members from `team` in step with it; the
+    turn in progress stays with whoever has it (leavers leave future shifts only)."""
+    users = team.member_users()
+    for schedule in team.schedules.all():
+        current = [m.user for m in schedule.members.select_related("user").order_by("position")]
+        wanted = team_rotation_members(current, users)
+        if [u.pk for u in wanted] == [u.pk for u in current]:
+            continue
+        if not wanted:
+            raise ValidationError({"members": f"Schedule “{schedule}” takes its members "
+                                              "from this team: it cannot be empty."})
+        update_schedule(schedule, members=wanted, by=by, keep_shift=True, now=now)
+
+
+@transaction.atomic
+def delete_team(team, *, by):
+    if not can_manage_schedules(by):
+        raise PermissionDenied("Only Incident Commanders and Managers delete teams.")
+    logger.info("team %s (%s) deleted by %s", team.pk, team.name, by)
+    team.delete()
+
+
+# --- Escalation policies -----------------------------------------------------------------
+
+@transaction.atomic
+def save_policy(policy, *, form, level_forms, by):
+    """Save a validated EscalationPolicyForm and its levels (EscalationLevelForms, in
+    order: level 1 first), replacing the policy's levels. Pages already open keep the
+    snapshot of the policy they started with."""
+    if not can_manage_schedules(by):
+        raise PermissionDenied("Only Incident Commanders and Managers change policies.")
+    if not level_forms:
+        raise ValidationError("A policy needs at least one level.")
+    created = policy is None
+    saved = form.save()
+    saved.levels.all().delete()
+    for position, level_form in enumerate(level_forms, start=1):
+        level = level_form.save(commit=False)
+        level.policy, level.position = saved, position
+        level.save()
+        level_form.save_m2m()
+    logger.info("escalation policy %s %s by %s", saved.pk, "created" if created else "updated",
+                by)
+    return saved
+
+
+@transaction.atomic
+def delete_policy(policy, *, by):
+    if not can_manage_schedules(by):
+        raise PermissionDenied("Only Incident Commanders and Managers delete policies.")
+    logger.info("escalation policy %s (%s) deleted by %s", policy.pk, policy.name, by)
+    policy.delete()
 
 
 def check_override(schedule, *, start, end):

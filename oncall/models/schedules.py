@@ -13,6 +13,7 @@ from mindweave_ir.templatetags.mw import when
 
 from .. import rotation
 from .people import validate_timezone
+from .teams import Team
 
 
 class RotationKind(models.TextChoices):
@@ -59,6 +60,10 @@ class Schedule(models.Model):
     business_start = models.TimeField(null=True, blank=True)
     business_end = models.TimeField(null=True, blank=True)
     escalation_timeout_minutes = models.PositiveIntegerField(default=5)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="schedules",
+        help_text="Take the rotation's members from this team: its order kept, new members "
+                  "appended, leavers dropped from future shifts.")
 
     class Meta:
         ordering = ["name"]
