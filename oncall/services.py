@@ -27,8 +27,6 @@ from .models import (
     Schedule,
     ScheduleMember,
     SlackIdentity,
-    Team,
-    TeamMember,
 )
 from .roles import Role, has_role
 from .tokens import hash_token, new_token
@@ -277,7 +275,7 @@ def delete_schedule(schedule, *, by):
     live.bump()
 
 
-# --- Teams -------------------------------------------------------------------------------
+# --- Changes from the command line ---------------------------------------------------
 
 class CommandLine:
     """The actor of a change made from the shell (manage.py): whoever runs the
@@ -291,64 +289,6 @@ class CommandLine:
 
     def __str__(self):
         return f"manage.py {self.command}"
-
-
-def team_rotation_members(current, team_members):
-    """Rotation order for a schedule that takes its members from a team: people already
-    on the rotation keep their order, new team members are appended (in team order),
-    leavers are dropped."""
-    in_team = {u.pk for u in team_members}
-    kept = [u for u in current if u.pk in in_team]
-    kept_ids = {u.pk for u in kept}
-    return kept + [u for u in team_members if u.pk not in kept_ids]
-
-
-@transaction.atomic
-def save_team(team, *, name, members, by, description="", lead=None, now=None):
-    """Create (team=None) or change a team; schedules rotating over it follow."""
-    if not can_manage_schedules(by):
-        raise PermissionDenied("Only Incident Commanders and Managers change teams.")
-    members = list(members)
-    if len({u.pk for u in members}) != len(members):
-        raise ValidationError({"members": "A person can appear only once in a team."})
-    inactive = [u.get_username() for u in members if not u.is_active]
-    if inactive:
-        raise ValidationError({"members": f"Not active: {', '.join(inactive)}."})
-    team = Team() if team is None else Team.objects.select_for_update().get(pk=team.pk)
-    created = team.pk is None
-    team.name, team.description, team.lead = name, description, lead
-    team.full_clean()
-    team.save()
-    if [m.user_id for m in team.members.order_by("position")] != [u.pk for u in members]:
-        team.members.all().delete()
-        TeamMember.objects.bulk_create(TeamMember(team=team, user=u, position=i)
-                                       for i, u in enumerate(members))
-        sync_team_schedules(team, by=by, now=now)
-    logger.info("team %s %s by %s", team.pk, "created" if created else "updated", by)
-    return team
-
-
-def sync_team_schedules(team, *, by, now=None):
-    """Bring every rotation that takes its members from `team` in step with it; the
-    turn in progress stays with whoever has it (leavers leave future shifts only)."""
-    users = team.member_users()
-    for schedule in team.schedules.all():
-        current = [m.user for m in schedule.members.select_related("user").order_by("position")]
-        wanted = team_rotation_members(current, users)
-        if [u.pk for u in wanted] == [u.pk for u in current]:
-            continue
-        if not wanted:
-            raise ValidationError({"members": f"Schedule “{schedule}” takes its members "
-                                              "from this team: it cannot be empty."})
-        update_schedule(schedule, members=wanted, by=by, keep_shift=True, now=now)
-
-
-@transaction.atomic
-def delete_team(team, *, by):
-    if not can_manage_schedules(by):
-        raise PermissionDenied("Only Incident Commanders and Managers delete teams.")
-    logger.info("team %s (%s) deleted by %s", team.pk, team.name, by)
-    team.delete()
 
 
 # --- Escalation policies -----------------------------------------------------------------

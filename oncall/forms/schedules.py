@@ -20,7 +20,8 @@ from ..models import (
     known_timezones,
     validate_timezone,
 )
-from ..services import EARLIEST_START, LATEST_START, MAX_CUSTOM_HOURS, team_rotation_members
+from ..services import EARLIEST_START, LATEST_START, MAX_CUSTOM_HOURS
+from ..teams import team_rotation_members
 
 ROTATION_FIELDS = ("rotation_kind", "custom_length_hours", "timezone", "handoff_time",
                    "handoff_day", "starts_on")
@@ -122,7 +123,7 @@ class ScheduleForm(forms.ModelForm):
             if not data["members"]:
                 self.add_error("team", f"Team “{team}” has no members yet.")
         elif not data.get("members") and "members" not in self.errors:
-            self.add_error("members", "A schedule needs at least one member.")
+            self.add_error("members", forms.Field.default_error_messages["required"])
         if data.get("rotation_kind") == RotationKind.CUSTOM:
             hours = data.get("custom_length_hours")
             if not hours and "custom_length_hours" not in self.errors:

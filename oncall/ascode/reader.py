@@ -1,20 +1,9 @@
-"""On-call as code: teams, schedules and escalation policies read from and written to
-the handbook's YAML (§2.1, plus `teams:`). Used by `oncall_apply` and `oncall_export`.
-
-Every object is turned into one canonical "spec" (a plain dict in the file's own
-shape): the export writes the specs of what is stored; applying compares the spec
-a file asks for with the stored one and calls the services only where they differ,
-so applying twice, or applying an export, changes nothing. Values are checked by
-the same forms the web pages and the admin use, so a file cannot make what they
-refuse. The whole file is applied in one transaction: any error rolls all back.
-"""
+"""On-call as code, the applying side: a parsed file checked with the web's forms and
+applied through the services, object by object, in one transaction."""
 
 import copy
-import difflib
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, time
 
 import yaml
 from django.contrib.auth import get_user_model
@@ -22,219 +11,41 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import services
-from .forms.policies import EscalationLevelForm, EscalationPolicyForm
-from .forms.schedules import ScheduleForm
-from .models import (
+from .. import services, teams
+from ..forms.policies import EscalationLevelForm, EscalationPolicyForm
+from ..forms.schedules import ScheduleForm
+from ..models import (
     Coverage,
     EscalationPolicy,
     RotationKind,
     Schedule,
     Team,
-    Weekday,
     known_timezones,
 )
-
-DAYS = [d.name.lower() for d in Weekday]
-KINDS = [k.value for k in RotationKind]
-TOP_KEYS = {"teams", "schedules", "escalation_policies"}
-TEAM_KEYS = {"name", "description", "lead", "members"}
-SCHEDULE_KEYS = {"name", "description", "rotation", "escalation_timeout", "members",
-                 "coverage"}
-ROTATION_KEYS = {"type", "start_time", "timezone", "handoff_day", "start_date",
-                 "length_hours", "members"}
-COVERAGE_KEYS = {"type", "days", "start", "end"}
-POLICY_KEYS = {"name", "description", "repeat", "major_incident_schedule", "default", "rules"}
-RULE_KEYS = {"level", "schedule", "users", "timeout"}
-# Form field -> the key of the file that holds it (for error lines).
-SCHEDULE_FIELD_KEYS = {
-    "rotation_kind": "rotation.type", "custom_length_hours": "rotation.length_hours",
-    "timezone": "rotation.timezone", "handoff_time": "rotation.start_time",
-    "handoff_day": "rotation.handoff_day", "starts_on": "rotation.start_date",
-    "escalation_timeout_minutes": "escalation_timeout", "business_days": "coverage",
-    "business_start": "coverage", "business_end": "coverage",
-}
-
-
-class FileRefused(Exception):
-    """The file was refused: `problems` are (line, message); nothing was changed."""
-
-    def __init__(self, path, problems):
-        self.path, self.problems = path, sorted(problems, key=lambda p: p[0] or 0)
-        super().__init__("\n".join(f"{path}:{line}: {msg}" for line, msg in self.problems))
-
-
-# --- YAML with line numbers ---------------------------------------------------------------
-
-class _Map(dict):
-    line = 0
-    lines: dict
-
-
-class _Seq(list):
-    line = 0
-    lines: list
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose mappings and lists remember the line of each key and item."""
-
-
-def _construct_map(loader, node):
-    loader.flatten_mapping(node)
-    out = _Map()
-    out.line, out.lines = node.start_mark.line + 1, {}
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        if not isinstance(key, str | int | float | bool) or key is None:
-            raise yaml.MarkedYAMLError(problem="a key must be a plain word",
-                                       problem_mark=key_node.start_mark)
-        if key in out:
-            raise yaml.MarkedYAMLError(problem=f"{key!r} is given twice",
-                                       problem_mark=key_node.start_mark)
-        out[key] = loader.construct_object(value_node, deep=True)
-        out.lines[key] = line
-    return out
-
-
-def _construct_seq(loader, node):
-    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
-    out.line = node.start_mark.line + 1
-    out.lines = [child.start_mark.line + 1 for child in node.value]
-    return out
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
-
-
-def _line(node, key=None):
-    if isinstance(node, _Map) and key is not None:
-        return node.lines.get(key, node.line)
-    return getattr(node, "line", None)
-
-
-# --- canonical specs of stored objects ------------------------------------------------------
-
-def minutes(n):
-    return f"{n}m"
-
-
-def team_spec(team):
-    spec = {"name": team.name}
-    if team.description:
-        spec["description"] = team.description
-    if team.lead_id:
-        spec["lead"] = team.lead.get_username()
-    spec["members"] = [m.user.get_username()
-                       for m in team.members.select_related("user").order_by("position")]
-    return spec
-
-
-def schedule_spec(schedule):
-    spec = {"name": schedule.name}
-    if schedule.description:
-        spec["description"] = schedule.description
-    rot = {"type": schedule.rotation_kind,
-           "start_time": schedule.handoff_time.strftime("%H:%M"),
-           "timezone": schedule.timezone}
-    if schedule.rotation_kind == RotationKind.WEEKLY:
-        rot["handoff_day"] = DAYS[schedule.handoff_day]
-    if schedule.rotation_kind == RotationKind.CUSTOM:
-        rot["length_hours"] = schedule.custom_length_hours
-    rot["start_date"] = schedule.starts_on.isoformat()
-    spec["rotation"] = rot
-    spec["escalation_timeout"] = minutes(schedule.escalation_timeout_minutes)
-    if schedule.team_id:
-        spec["members"] = [schedule.team.name]
-    else:
-        spec["members"] = [m.user.get_username() for m in
-                           schedule.members.select_related("user").order_by("position")]
-    if schedule.coverage == Coverage.BUSINESS:
-        spec["coverage"] = [{"type": "business",
-                             "days": [DAYS[d] for d in sorted(schedule.business_days)],
-                             "start": schedule.business_start.strftime("%H:%M"),
-                             "end": schedule.business_end.strftime("%H:%M")}]
-    else:
-        spec["coverage"] = [{"type": "24x7"}]
-    return spec
-
-
-def policy_spec(policy):
-    spec = {"name": policy.name}
-    if policy.description:
-        spec["description"] = policy.description
-    if policy.repeat_count:
-        spec["repeat"] = policy.repeat_count
-    if policy.major_incident_schedule_id:
-        spec["major_incident_schedule"] = policy.major_incident_schedule.name
-    if policy.is_default:
-        spec["default"] = True
-    rules = []
-    for n, level in enumerate(policy.levels.select_related("schedule").order_by("position"), 1):
-        rule = {"level": n}
-        if level.schedule_id:
-            rule["schedule"] = level.schedule.name
-        users = sorted(u.get_username() for u in level.users.all())
-        if users:
-            rule["users"] = users
-        rule["timeout"] = minutes(level.timeout_minutes)
-        rules.append(rule)
-    spec["rules"] = rules
-    return spec
-
-
-def export_document():
-    """Everything stored, as the document `oncall_export` prints."""
-    return {
-        "teams": [team_spec(t) for t in Team.objects.select_related("lead").order_by("name")],
-        "schedules": [schedule_spec(s) for s in
-                      Schedule.objects.select_related("team").order_by("name")],
-        "escalation_policies": [policy_spec(p) for p in EscalationPolicy.objects
-                                .select_related("major_incident_schedule").order_by("name")],
-    }
-
-
-def dump(document):
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
-
-
-# --- reading a file into specs ---------------------------------------------------------------
-
-@dataclass
-class Change:
-    op: str  # "+", "~", "-"
-    kind: str
-    name: str
-    before: dict | None = None
-    after: dict | None = None
-
-    def lines(self):
-        title = f"{self.op} {self.kind} {self.name!r}"
-        if self.op == "-":
-            return [title]
-        if self.op == "+":
-            return [title] + ["+   " + line for line in dump(self.after).splitlines()]
-        diff = difflib.unified_diff(dump(self.before).splitlines(),
-                                    dump(self.after).splitlines(), lineterm="", n=1)
-        return [title] + ["    " + line for line in list(diff)[2:]]
-
-
-@dataclass
-class Plan:
-    changes: list = field(default_factory=list)
-
-    def text(self):
-        if not self.changes:
-            return "No changes."
-        out = []
-        for change in self.changes:
-            out.extend(change.lines())
-        counts = {op: sum(c.op == op for c in self.changes) for op in "+~-"}
-        out.append(f"{counts['+']} to create, {counts['~']} to change, "
-                   f"{counts['-']} to delete.")
-        return "\n".join(out)
+from .specs import (
+    COVERAGE_KEYS,
+    DAYS,
+    KINDS,
+    POLICY_KEYS,
+    ROTATION_KEYS,
+    RULE_KEYS,
+    SCHEDULE_FIELD_KEYS,
+    SCHEDULE_KEYS,
+    TEAM_KEYS,
+    TOP_KEYS,
+    Change,
+    FileRefused,
+    LineLoader,
+    Plan,
+    YamlMap,
+    YamlSeq,
+    current_handoff_date,
+    line_of,
+    minutes,
+    policy_spec,
+    schedule_spec,
+    team_spec,
+)
 
 
 class _Reader:
@@ -253,8 +64,8 @@ class _Reader:
     # small readers of values -------------------------------------------------------------
 
     def check_keys(self, node, allowed, what):
-        if not isinstance(node, _Map):
-            self.problem(_line(node), f"{what} must be a mapping of keys to values")
+        if not isinstance(node, YamlMap):
+            self.problem(line_of(node), f"{what} must be a mapping of keys to values")
             return False
         for key in node:
             if key not in allowed:
@@ -308,7 +119,7 @@ class _Reader:
             return []
         if isinstance(value, str):
             return [(value, node.lines[key])]
-        if not isinstance(value, _Seq) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, YamlSeq) or not all(isinstance(v, str) for v in value):
             self.problem(node.lines[key], f"{what}: {key} must be a list of names")
             return []
         return list(zip(value, value.lines, strict=True))
@@ -326,9 +137,9 @@ class _Reader:
         for name, errors in form.errors.items():
             key = (keys or {}).get(name, name)
             head, _, tail = key.partition(".")
-            line = _line(node, head)
-            if tail and isinstance(node.get(head), _Map):
-                line = _line(node[head], tail)
+            line = line_of(node, head)
+            if tail and isinstance(node.get(head), YamlMap):
+                line = line_of(node[head], tail)
             label = "" if name == "__all__" else f"{key}: "
             for error in errors:
                 self.problem(line, f"{what}: {label}{error}")
@@ -343,13 +154,13 @@ class _Reader:
         value = doc.get(key)
         if value is None:
             return []
-        if not isinstance(value, _Seq):
+        if not isinstance(value, YamlSeq):
             self.problem(doc.lines[key], f"{key} must be a list")
             return []
         seen = {}
         out = []
         for item in value:
-            if isinstance(item, _Map) and isinstance(item.get("name"), str):
+            if isinstance(item, YamlMap) and isinstance(item.get("name"), str):
                 if item["name"] in seen:
                     self.problem(item.lines["name"], f"{key}: {item['name']!r} is also "
                                                      f"defined on line {seen[item['name']]}")
@@ -381,12 +192,12 @@ class _Reader:
         if before == spec:
             return name
         try:
-            services.save_team(existing, name=name, description=spec.get("description", ""),
+            teams.save_team(existing, name=name, description=spec.get("description", ""),
                                lead=lead, members=members, by=self.by, now=self.now)
         except ValidationError as exc:
             for key, messages in exc.message_dict.items():
                 for message in messages:
-                    self.problem(_line(node, key), f"{what}: {message}")
+                    self.problem(line_of(node, key), f"{what}: {message}")
             return name
         self.record("team", name, before, spec)
         return name
@@ -396,9 +207,9 @@ class _Reader:
             return None
         name = self.text(node, "name", "schedule", required=True)
         what = f"schedule {name!r}"
-        rot = node.get("rotation") or _Map()
-        if not isinstance(rot, _Map):
-            rot = _Map()
+        rot = node.get("rotation") or YamlMap()
+        if not isinstance(rot, YamlMap):
+            rot = YamlMap()
             self.problem(node.lines["rotation"], f"{what}: rotation must be a mapping")
         rot.lines = getattr(rot, "lines", {})
         rot.line = rot.line or node.line
@@ -406,19 +217,19 @@ class _Reader:
         existing = Schedule.objects.select_related("team").filter(name=name).first()
         kind = self.text(rot, "type", what, default=RotationKind.WEEKLY).lower()
         if kind not in KINDS:
-            self.problem(_line(rot, "type"), f"{what}: rotation type {kind!r} is not one of "
+            self.problem(line_of(rot, "type"), f"{what}: rotation type {kind!r} is not one of "
                                              f"{', '.join(KINDS)}")
         tzname = self.text(rot, "timezone", what, default="UTC")
         if tzname not in known_timezones():
-            self.problem(_line(rot, "timezone"), f"{what}: unknown time zone {tzname!r}")
+            self.problem(line_of(rot, "timezone"), f"{what}: unknown time zone {tzname!r}")
         day = self.text(rot, "handoff_day", what, default="monday").lower()
         if day not in DAYS:
-            self.problem(_line(rot, "handoff_day"), f"{what}: handoff_day {day!r} is not a "
+            self.problem(line_of(rot, "handoff_day"), f"{what}: handoff_day {day!r} is not a "
                                                     "weekday name")
         start_time = self.clock(rot, "start_time", what, time(9))
         length = rot.get("length_hours")
         if length is not None and (not isinstance(length, int) or isinstance(length, bool)):
-            self.problem(_line(rot, "length_hours"), f"{what}: length_hours must be a number")
+            self.problem(line_of(rot, "length_hours"), f"{what}: length_hours must be a number")
             length = None
         starts_on = self._start_date(rot, what, existing, kind, day, start_time, tzname)
         timeout = self.duration(node, "escalation_timeout", what, 5)
@@ -479,39 +290,25 @@ class _Reader:
         if value is None:
             if existing is not None:
                 return existing.starts_on
-            return self._current_handoff_date(kind, day, start_time, tzname)
+            return current_handoff_date(self.now, kind, day, start_time, tzname)
         if isinstance(value, date) and not isinstance(value, datetime):
             return value
         try:
             return date.fromisoformat(str(value))
         except ValueError:
-            self.problem(_line(rot, "start_date"), f"{what}: start_date {value!r} is not a "
+            self.problem(line_of(rot, "start_date"), f"{what}: start_date {value!r} is not a "
                                                    "date YYYY-MM-DD")
             return self.now.date()
-
-    def _current_handoff_date(self, kind, day, start_time, tzname):
-        """A new rotation starts with the handoff in progress: its first member is on
-        call now (the latest handoff at or before now, in the schedule's zone)."""
-        if tzname not in known_timezones():
-            return self.now.date()
-        local = self.now.astimezone(ZoneInfo(tzname))
-        candidate = local.date()
-        if kind == RotationKind.WEEKLY and day in DAYS:
-            candidate -= timedelta(days=(candidate.weekday() - DAYS.index(day)) % 7)
-        step = timedelta(days=7 if kind == RotationKind.WEEKLY else 1)
-        if datetime.combine(candidate, start_time) > local.replace(tzinfo=None):
-            candidate -= step
-        return candidate
 
     def _coverage(self, node, what):
         value = node.get("coverage")
         if value is None:
             return {"type": "24x7"}
-        if isinstance(value, _Map):
-            value = _Seq([value])
+        if isinstance(value, YamlMap):
+            value = YamlSeq([value])
             value.lines = [value[0].line]
-        if not isinstance(value, _Seq) or len(value) != 1:
-            self.problem(_line(node, "coverage"), f"{what}: coverage must be one entry, "
+        if not isinstance(value, YamlSeq) or len(value) != 1:
+            self.problem(line_of(node, "coverage"), f"{what}: coverage must be one entry, "
                                                   '- type: "24x7" or - type: business')
             return {"type": "24x7"}
         entry = value[0]
@@ -521,13 +318,13 @@ class _Reader:
         if kind == "24x7":
             return {"type": "24x7"}
         if kind != "business":
-            self.problem(_line(entry, "type"), f"{what}: coverage type {kind!r} is not "
+            self.problem(line_of(entry, "type"), f"{what}: coverage type {kind!r} is not "
                                                '"24x7" or "business"')
             return {"type": "24x7"}
         days = [d.lower() for d, _ in self.names(entry, "days", what)] or DAYS[:5]
         bad = [d for d in days if d not in DAYS]
         if bad:
-            self.problem(_line(entry, "days"), f"{what}: not weekday names: {', '.join(bad)}")
+            self.problem(line_of(entry, "days"), f"{what}: not weekday names: {', '.join(bad)}")
         start = self.clock(entry, "start", what, time(9))
         end = self.clock(entry, "end", what, time(17))
         return {"type": "business", "days": [d for d in DAYS if d in days],
@@ -538,7 +335,7 @@ class _Reader:
         team's members put in its place)."""
         entries = self.names(node, "members", what)
         if not entries:
-            self.problem(_line(node, "members") or node.line, f"{what}: members are required "
+            self.problem(line_of(node, "members") or node.line, f"{what}: members are required "
                                                               "(a team or usernames)")
             return None, []
         teams = {t.name: t for t in Team.objects.filter(name__in=[n for n, _ in entries])}
@@ -567,29 +364,29 @@ class _Reader:
                          f"{what}: major_incident_schedule: no schedule named {major_name!r}")
         repeat = node.get("repeat", 0)
         if not isinstance(repeat, int) or isinstance(repeat, bool) or not 0 <= repeat <= 9:
-            self.problem(_line(node, "repeat"), f"{what}: repeat must be 0 to 9")
+            self.problem(line_of(node, "repeat"), f"{what}: repeat must be 0 to 9")
             repeat = 0
         default = node.get("default", False)
         if not isinstance(default, bool):
-            self.problem(_line(node, "default"), f"{what}: default must be true or false")
+            self.problem(line_of(node, "default"), f"{what}: default must be true or false")
         rules = node.get("rules")
-        if not isinstance(rules, _Seq) or not rules:
-            self.problem(_line(node, "rules"), f"{what}: rules must list at least one level")
-            rules = _Seq()
+        if not isinstance(rules, YamlSeq) or not rules:
+            self.problem(line_of(node, "rules"), f"{what}: rules must list at least one level")
+            rules = YamlSeq()
         rule_specs, level_data = [], []
         for index, rule in enumerate(rules, start=1):
             rwhat = f"{what} level {index}"
             if not self.check_keys(rule, RULE_KEYS, rwhat):
                 continue
             if rule.get("level", index) != index:
-                self.problem(_line(rule, "level"), f"{rwhat}: levels are numbered 1, 2, 3... "
+                self.problem(line_of(rule, "level"), f"{rwhat}: levels are numbered 1, 2, 3... "
                                                    f"in order; this one says {rule['level']!r}")
             spec = {"level": index}
             schedule_name = self.text(rule, "schedule", rwhat)
             if schedule_name:
                 spec["schedule"] = schedule_name
                 if schedule_name not in schedules:
-                    self.problem(_line(rule, "schedule"),
+                    self.problem(line_of(rule, "schedule"),
                                  f"{rwhat}: no schedule named {schedule_name!r}")
             users = [self.user(n, line, rwhat) for n, line in self.names(rule, "users", rwhat)]
             if users:
@@ -636,20 +433,20 @@ class _Reader:
             self.record("escalation policy", name, before, spec)
         return name
 
-    def prune_unmentioned(self, teams, schedules, policies):
-        for policy in EscalationPolicy.objects.exclude(name__in=policies).order_by("name"):
+    def prune_unmentioned(self, team_names, schedule_names, policy_names):
+        for policy in EscalationPolicy.objects.exclude(name__in=policy_names).order_by("name"):
             self.plan.changes.append(Change("-", "escalation policy", policy.name))
             services.delete_policy(policy, by=self.by)
-        for schedule in Schedule.objects.exclude(name__in=schedules).order_by("name"):
+        for schedule in Schedule.objects.exclude(name__in=schedule_names).order_by("name"):
             try:
                 services.delete_schedule(schedule, by=self.by)
             except ValidationError as exc:
                 self.problem(None, f"--prune: {'; '.join(exc.messages)}")
                 continue
             self.plan.changes.append(Change("-", "schedule", schedule.name))
-        for team in Team.objects.exclude(name__in=teams).order_by("name"):
+        for team in Team.objects.exclude(name__in=team_names).order_by("name"):
             self.plan.changes.append(Change("-", "team", team.name))
-            services.delete_team(team, by=self.by)
+            teams.delete_team(team, by=self.by)
 
 
 class _DryRun(Exception):
@@ -668,7 +465,7 @@ def apply_text(text, *, path="<file>", by, dry_run=False, prune=False, now=None)
        found; a dry run rolls back a clean run too, after computing its plan.
     """
     try:
-        doc = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        doc = yaml.load(text, Loader=LineLoader)  # noqa: S506 - LineLoader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise FileRefused(path, [(mark.line + 1 if mark else None,
@@ -676,9 +473,9 @@ def apply_text(text, *, path="<file>", by, dry_run=False, prune=False, now=None)
     except yaml.YAMLError as exc:
         raise FileRefused(path, [(None, f"not valid YAML: {exc}")]) from None
     if doc is None:
-        doc = _Map()
+        doc = YamlMap()
         doc.lines = {}
-    if not isinstance(doc, _Map):
+    if not isinstance(doc, YamlMap):
         raise FileRefused(path, [(1, "expected a mapping with teams:, schedules: and "
                                      "escalation_policies:")])
     reader = _Reader(path, by=by, now=now or timezone.now(), prune=prune)
@@ -688,11 +485,12 @@ def apply_text(text, *, path="<file>", by, dry_run=False, prune=False, now=None)
                                            f"{', '.join(sorted(TOP_KEYS))})")
     try:
         with transaction.atomic():
-            teams = [reader.team(n) for n in reader.list_of(doc, "teams")]
-            schedules = [reader.schedule(n) for n in reader.list_of(doc, "schedules")]
-            policies = [reader.policy(n) for n in reader.list_of(doc, "escalation_policies")]
+            team_names = [reader.team(n) for n in reader.list_of(doc, "teams")]
+            schedule_names = [reader.schedule(n) for n in reader.list_of(doc, "schedules")]
+            policy_names = [reader.policy(n)
+                            for n in reader.list_of(doc, "escalation_policies")]
             if prune and not reader.problems:
-                reader.prune_unmentioned(teams, schedules, policies)
+                reader.prune_unmentioned(team_names, schedule_names, policy_names)
             if reader.problems:
                 raise FileRefused(path, reader.problems)
             if dry_run:
