@@ -210,12 +210,22 @@ def create_schedule(*, members, by, **fields):
     return schedule
 
 
+# What the rotation's turns are made of, besides its members.
+ROTATION_SHAPE = ("rotation_kind", "custom_length_hours", "timezone", "handoff_time",
+                  "handoff_day", "starts_on", "coverage", "business_days", "business_start",
+                  "business_end")
+
+
 @transaction.atomic
 def update_schedule(schedule, *, members, by, keep_shift=False, now=None, **fields):
     """Change a rotation; its members are replaced by `members`, in that order.
 
-    With `keep_shift` (changes applied from a file, team changes), whoever's turn is
-    in progress keeps it to its end (an override), whatever the new rotation says.
+    With `keep_shift` (changes applied from a file, team changes), the past and the
+    turn in progress stay as they were: 1. a change of members only takes effect
+    at the next handoff, the old list kept for earlier turns (see rotation.Era),
+    the rotation going on with whoever followed in the old order; 2. a change of
+    the turns themselves (zone, handoff time, ...) starts afresh, and whoever had the
+    turn in progress keeps it until it ends (an override).
     """
     if not can_manage_schedules(by):
         raise PermissionDenied("Only Incident Commanders and Managers change schedules.")
@@ -223,14 +233,48 @@ def update_schedule(schedule, *, members, by, keep_shift=False, now=None, **fiel
     locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
     now = now or timezone.now()
     before = _turn_in_progress(locked, now) if keep_shift else None
+    old_ids, shape = locked.member_ids(), [getattr(locked, f) for f in ROTATION_SHAPE]
+    old_rotation = _rotation_or_none(locked, old_ids)
     _apply_schedule_fields(locked, fields)
     _check_schedule(locked, members)
+    reshaped = shape != [getattr(locked, f) for f in ROTATION_SHAPE]
+    if reshaped:
+        locked.rotation_offset, locked.rotation_history = 0, []
+    elif keep_shift and old_rotation and old_ids != [u.pk for u in members]:
+        _members_from_next_handoff(locked, old_rotation, [u.pk for u in members], now)
     _save_schedule(locked)
     _set_members(locked, members)
-    if keep_shift:
+    if keep_shift and reshaped:
         _keep_turn(locked, before, now, by)
     logger.info("schedule %s updated by %s", locked.pk, by)
     return locked
+
+
+def _rotation_or_none(schedule, member_ids):
+    try:
+        return schedule.as_rotation(member_ids) if member_ids else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def _members_from_next_handoff(schedule, old, new_ids, now):
+    """Keep the turns up to the next handoff on the old member list (an era) and go
+    on from there with `new_ids`: next is whoever followed the member in progress in
+    the old order and is still a member (else the first of the new list)."""
+    turn = rotation.turn_at(old, now)
+    if turn is None:  # not started yet: nothing to keep
+        schedule.rotation_offset, schedule.rotation_history = 0, []
+        return
+    following = rotation.turn_at(old, turn.end).index
+    history = list(schedule.rotation_history or [])
+    if not (history and history[-1]["until"] == turn.end.isoformat()):
+        history.append({"until": turn.end.isoformat(), "members": list(old.members),
+                        "offset": old.offset % len(old.members)})
+    at = old.members.index(turn.member) if turn.member in old.members else -1
+    order = [old.members[(at + i) % len(old.members)] for i in range(1, len(old.members) + 1)]
+    successor = next((uid for uid in order if uid in new_ids), new_ids[0])
+    schedule.rotation_history = history
+    schedule.rotation_offset = (following - new_ids.index(successor)) % len(new_ids)
 
 
 def _turn_in_progress(schedule, now):
@@ -289,38 +333,6 @@ class CommandLine:
 
     def __str__(self):
         return f"manage.py {self.command}"
-
-
-# --- Escalation policies -----------------------------------------------------------------
-
-@transaction.atomic
-def save_policy(policy, *, form, level_forms, by):
-    """Save a validated EscalationPolicyForm and its levels (EscalationLevelForms, in
-    order: level 1 first), replacing the policy's levels. Pages already open keep the
-    snapshot of the policy they started with."""
-    if not can_manage_schedules(by):
-        raise PermissionDenied("Only Incident Commanders and Managers change policies.")
-    if not level_forms:
-        raise ValidationError("A policy needs at least one level.")
-    created = policy is None
-    saved = form.save()
-    saved.levels.all().delete()
-    for position, level_form in enumerate(level_forms, start=1):
-        level = level_form.save(commit=False)
-        level.policy, level.position = saved, position
-        level.save()
-        level_form.save_m2m()
-    logger.info("escalation policy %s %s by %s", saved.pk, "created" if created else "updated",
-                by)
-    return saved
-
-
-@transaction.atomic
-def delete_policy(policy, *, by):
-    if not can_manage_schedules(by):
-        raise PermissionDenied("Only Incident Commanders and Managers delete policies.")
-    logger.info("escalation policy %s (%s) deleted by %s", policy.pk, policy.name, by)
-    policy.delete()
 
 
 def check_override(schedule, *, start, end):

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import services, teams
+from .. import policies, services, teams
 from ..forms.policies import EscalationLevelForm, EscalationPolicyForm
 from ..forms.schedules import ScheduleForm
 from ..models import (
@@ -429,14 +429,14 @@ class _Reader:
                 ok = False
                 self.form_errors(level_form, rule, rwhat, {"timeout_minutes": "timeout"})
         if ok:
-            services.save_policy(existing, form=form, level_forms=level_forms, by=self.by)
+            policies.save_policy(existing, form=form, level_forms=level_forms, by=self.by)
             self.record("escalation policy", name, before, spec)
         return name
 
     def prune_unmentioned(self, team_names, schedule_names, policy_names):
         for policy in EscalationPolicy.objects.exclude(name__in=policy_names).order_by("name"):
             self.plan.changes.append(Change("-", "escalation policy", policy.name))
-            services.delete_policy(policy, by=self.by)
+            policies.delete_policy(policy, by=self.by)
         for schedule in Schedule.objects.exclude(name__in=schedule_names).order_by("name"):
             try:
                 services.delete_schedule(schedule, by=self.by)

@@ -123,7 +123,9 @@ class ScheduleForm(forms.ModelForm):
             if not data["members"]:
                 self.add_error("team", f"Team “{team}” has no members yet.")
         elif not data.get("members") and "members" not in self.errors:
-            self.add_error("members", forms.Field.default_error_messages["required"])
+            typed = str(self.data.get(self.add_prefix("members"), "")).strip()
+            self.add_error("members", "A schedule needs at least one member (or a team)."
+                           if typed else forms.Field.default_error_messages["required"])
         if data.get("rotation_kind") == RotationKind.CUSTOM:
             hours = data.get("custom_length_hours")
             if not hours and "custom_length_hours" not in self.errors:

@@ -64,6 +64,11 @@ class Schedule(models.Model):
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="schedules",
         help_text="Take the rotation's members from this team: its order kept, new members "
                   "appended, leavers dropped from future shifts.")
+    # Member changes that keep the past (services.update_schedule(keep_shift=True)):
+    # turn k is members[(k - rotation_offset) % n]; earlier lists are kept as
+    # [{"until": ISO instant, "members": [user ids], "offset": n}] for older turns.
+    rotation_offset = models.IntegerField(default=0, editable=False)
+    rotation_history = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -118,9 +123,16 @@ class Schedule(models.Model):
         if self.coverage == Coverage.BUSINESS:
             coverage = rotation.Coverage(days=frozenset(self.business_days),
                                          start=self.business_start, end=self.business_end)
+        eras = tuple(rotation.Era(datetime.fromisoformat(e["until"]), tuple(e["members"]),
+                                  e.get("offset", 0)) for e in self.rotation_history or ())
         return rotation.Rotation(members=tuple(member_ids), tz=self.timezone,
                                  start=self.first_handoff(), period=self.period(),
-                                 coverage=coverage)
+                                 coverage=coverage, offset=self.rotation_offset or 0,
+                                 eras=eras)
+
+    def history_member_ids(self):
+        """User ids named only by earlier member lists (for labelling past shifts)."""
+        return {uid for era in self.rotation_history or () for uid in era["members"]}
 
 
 class ScheduleMember(models.Model):

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from oncall import ascode, rotation, services
+from oncall import ascode, calendar, rotation, services
 from oncall.models import EscalationPolicy, Override, Schedule, Team
 
 HANDBOOK = Path(__file__).with_name("on-call-schedules.yaml")
@@ -227,3 +227,41 @@ schedules:
     assert solo.team is None and solo.member_ids() == [people["alice"].pk, people["bob"].pk]
     assert solo.coverage == "business" and solo.business_days == [0, 1]
     assert apply(snapshot()).changes == []
+
+
+def test_a_member_change_keeps_past_turns_and_the_turn_in_progress(people):
+    apply()
+    primary = Schedule.objects.get(name="Primary On-Call")
+    week = [datetime(2027, 3, 2, tzinfo=UTC) + timedelta(weeks=i) for i in range(8)]
+    past_and_now = [primary.on_call_at(at) for at in week[:2]]
+    assert past_and_now == [people["alice"].pk, people["bob"].pk]
+    # bob leaves mid-turn (March 10), frank joins: newcomer appended.
+    text = HANDBOOK.read_text().replace("members: [alice, bob, carol]",
+                                        "members: [alice, carol, frank]")
+    apply(text, now=datetime(2027, 3, 10, 12, tzinfo=UTC))
+    primary.refresh_from_db()
+    got = [primary.on_call_at(at) for at in week]
+    ids = {v: k for k, v in ((n, people[n].pk) for n in PEOPLE)}
+    # The past turn (alice) and the turn in progress (bob) are kept; from the next
+    # handoff on, bob is gone and the rotation goes on after him: carol, frank, alice...
+    assert [ids[g] for g in got] == ["alice", "bob", "carol", "frank", "alice", "carol",
+                                     "frank", "alice"]
+    assert not Override.objects.exists()
+    # The calendar (computed from the loaded rows) agrees, and names bob.
+    loaded = calendar.load_timeline(Schedule.objects.filter(pk=primary.pk), week[0],
+                                    week[3])[0]
+    shifts = calendar.timeline(loaded, week[0], week[3])
+    assert [ids[s.member] for s in shifts] == ["alice", "bob", "carol", "frank"]
+    assert calendar.people(loaded)[people["bob"].pk] == people["bob"]
+
+
+def test_changing_the_handoff_time_keeps_the_turn_in_progress(people):
+    apply()
+    during = datetime(2027, 3, 10, 12, tzinfo=UTC)
+    text = HANDBOOK.read_text().replace('start_time: "09:00"', 'start_time: "10:00"', 1)
+    text = text.replace("      handoff_day: monday\n", "      handoff_day: wednesday\n", 1)
+    apply(text, now=during)
+    primary = Schedule.objects.get(name="Primary On-Call")
+    # The new rotation would hand over on Wednesday 10:00; bob keeps his turn to Monday.
+    assert primary.on_call_at(datetime(2027, 3, 15, 12, 59, tzinfo=UTC)) == people["bob"].pk
+    assert Override.objects.filter(user=people["bob"]).count() == 1
