@@ -1,8 +1,9 @@
 """On-call as code, the applying side: a parsed file checked with the web's forms and
 applied through the services, object by object, in one transaction."""
 
+import contextlib
 import copy
-import re
+import logging
 from datetime import date, datetime, time
 
 import yaml
@@ -46,9 +47,10 @@ from .specs import (
     schedule_spec,
     team_spec,
 )
+from .values import FileValues
 
 
-class _Reader:
+class _Reader(FileValues):
     """Walks the parsed file, noting problems with their lines and applying each
     object whose spec differs from the stored one."""
 
@@ -57,117 +59,6 @@ class _Reader:
         self.problems = []
         self.plan = Plan()
         self.users = {u.get_username(): u for u in get_user_model().objects.all()}
-
-    def problem(self, line, message):
-        self.problems.append((line, message))
-
-    # small readers of values -------------------------------------------------------------
-
-    def check_keys(self, node, allowed, what):
-        if not isinstance(node, YamlMap):
-            self.problem(line_of(node), f"{what} must be a mapping of keys to values")
-            return False
-        for key in node:
-            if key not in allowed:
-                self.problem(node.lines[key], f"{what}: unknown key {key!r} (expected "
-                                              f"{', '.join(sorted(allowed))})")
-        return True
-
-    def text(self, node, key, what, *, required=False, default=""):
-        value = node.get(key)
-        if value is None:
-            if required:
-                self.problem(node.line, f"{what}: {key!r} is required")
-            return default
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            self.problem(node.lines[key], f"{what}: {key!r} must be text")
-            return default
-        return str(value).strip()
-
-    def duration(self, node, key, what, default):
-        value = node.get(key)
-        if value is None:
-            return default
-        match = re.fullmatch(r"(\d{1,6})\s*(m|min|h)?", str(value).strip())
-        if isinstance(value, bool) or not match:
-            self.problem(node.lines[key], f"{what}: {key} {value!r} is not a duration "
-                                          "such as 5m or 1h")
-            return default
-        number = int(match[1]) * (60 if match[2] == "h" else 1)
-        if not 0 < number <= 24 * 60:
-            self.problem(node.lines[key], f"{what}: {key} must be 1 minute to 24 hours")
-            return default
-        return number
-
-    def clock(self, node, key, what, default):
-        value = node.get(key)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            self.problem(node.lines[key], f"{what}: {key} must be a quoted time such as "
-                                          '"09:00"')
-            return default
-        try:
-            return datetime.strptime(value.strip(), "%H:%M").time()
-        except ValueError:
-            self.problem(node.lines[key], f"{what}: {key} {value!r} is not a time HH:MM")
-            return default
-
-    def names(self, node, key, what):
-        value = node.get(key)
-        if value is None:
-            return []
-        if isinstance(value, str):
-            return [(value, node.lines[key])]
-        if not isinstance(value, YamlSeq) or not all(isinstance(v, str) for v in value):
-            self.problem(node.lines[key], f"{what}: {key} must be a list of names")
-            return []
-        return list(zip(value, value.lines, strict=True))
-
-    def user(self, name, line, what):
-        user = self.users.get(name)
-        if user is None:
-            self.problem(line, f"{what}: unknown user {name!r}")
-        elif not user.is_active:
-            self.problem(line, f"{what}: user {name!r} is not active")
-            user = None
-        return user
-
-    def form_errors(self, form, node, what, keys=None):
-        for name, errors in form.errors.items():
-            key = (keys or {}).get(name, name)
-            head, _, tail = key.partition(".")
-            line = line_of(node, head)
-            if tail and isinstance(node.get(head), YamlMap):
-                line = line_of(node[head], tail)
-            label = "" if name == "__all__" else f"{key}: "
-            for error in errors:
-                self.problem(line, f"{what}: {label}{error}")
-
-    def record(self, kind, name, before, after):
-        if before is None:
-            self.plan.changes.append(Change("+", kind, name, None, after))
-        elif before != after:
-            self.plan.changes.append(Change("~", kind, name, before, after))
-
-    def list_of(self, doc, key):
-        value = doc.get(key)
-        if value is None:
-            return []
-        if not isinstance(value, YamlSeq):
-            self.problem(doc.lines[key], f"{key} must be a list")
-            return []
-        seen = {}
-        out = []
-        for item in value:
-            if isinstance(item, YamlMap) and isinstance(item.get("name"), str):
-                if item["name"] in seen:
-                    self.problem(item.lines["name"], f"{key}: {item['name']!r} is also "
-                                                     f"defined on line {seen[item['name']]}")
-                    continue
-                seen[item["name"]] = item.lines["name"]
-            out.append(item)
-        return out
 
     # the three kinds of object -----------------------------------------------------------
 
@@ -484,7 +375,7 @@ def apply_text(text, *, path="<file>", by, dry_run=False, prune=False, now=None)
             reader.problem(doc.lines[key], f"unknown key {key!r} (expected "
                                            f"{', '.join(sorted(TOP_KEYS))})")
     try:
-        with transaction.atomic():
+        with _quiet(SERVICE_LOGGERS), transaction.atomic():
             team_names = [reader.team(n) for n in reader.list_of(doc, "teams")]
             schedule_names = [reader.schedule(n) for n in reader.list_of(doc, "schedules")]
             policy_names = [reader.policy(n)
@@ -496,5 +387,29 @@ def apply_text(text, *, path="<file>", by, dry_run=False, prune=False, now=None)
             if dry_run:
                 raise _DryRun
     except _DryRun:
-        pass
+        return reader.plan
+    # The audit, as the pages write it, once the change is really made.
+    verbs = {"+": "created", "~": "updated", "-": "deleted"}
+    for change in reader.plan.changes:
+        audit.info("%s %r %s by %s", change.kind, change.name, verbs[change.op], by)
     return reader.plan
+
+
+# The services log each write; inside a run that may still be refused or is a dry
+# run those lines would record changes that never happen, so the run logs its own
+# after the commit.
+SERVICE_LOGGERS = ("oncall.services", "oncall.teams", "oncall.policies")
+audit = logging.getLogger("oncall.services")
+
+
+@contextlib.contextmanager
+def _quiet(names):
+    loggers = [logging.getLogger(n) for n in names]
+    before = [lg.disabled for lg in loggers]
+    for lg in loggers:
+        lg.disabled = True
+    try:
+        yield
+    finally:
+        for lg, was in zip(loggers, before, strict=True):
+            lg.disabled = was

@@ -265,3 +265,15 @@ def test_changing_the_handoff_time_keeps_the_turn_in_progress(people):
     # The new rotation would hand over on Wednesday 10:00; bob keeps his turn to Monday.
     assert primary.on_call_at(datetime(2027, 3, 15, 12, 59, tzinfo=UTC)) == people["bob"].pk
     assert Override.objects.filter(user=people["bob"]).count() == 1
+
+
+def test_applied_changes_are_logged_like_web_changes_and_a_dry_run_logs_none(people, caplog):
+    with caplog.at_level("INFO", logger="oncall"):
+        apply(dry_run=True)
+        with pytest.raises(ascode.FileRefused):
+            apply(HANDBOOK.read_text().replace("- vp-engineering", "- nobody"))
+        assert not [r for r in caplog.records if " by " in r.getMessage()]
+        apply()
+    messages = [r.getMessage() for r in caplog.records]
+    assert "schedule 'Primary On-Call' created by manage.py test" in messages
+    assert "team 'platform-team' created by manage.py test" in messages
