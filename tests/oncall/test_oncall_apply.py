@@ -277,3 +277,33 @@ def test_applied_changes_are_logged_like_web_changes_and_a_dry_run_logs_none(peo
     messages = [r.getMessage() for r in caplog.records]
     assert "schedule 'Primary On-Call' created by manage.py test" in messages
     assert "team 'platform-team' created by manage.py test" in messages
+
+
+def test_the_team_is_shown_on_schedule_and_policy_pages_and_in_the_admin(people, manager,
+                                                                         client):
+    apply()
+    client.force_login(manager)
+    primary = Schedule.objects.get(name="Primary On-Call")
+    page = client.get(primary.get_absolute_url()).content.decode()
+    assert "platform-team" in page and "members follow the team" in page
+    policy = EscalationPolicy.objects.get(name="Production Incidents")
+    assert "(team platform-team-leads)" in client.get(policy.get_absolute_url()).content.decode()
+    admin = client.get("/admin/oncall/team/").content.decode()
+    assert "platform-team-leads" in admin and "dana, erin" in admin
+    team = Team.objects.get(name="platform-team")
+    assert client.get(f"/admin/oncall/team/{team.pk}/change/").status_code == 200
+    assert "platform-team" in client.get("/admin/oncall/schedule/").content.decode()
+
+
+def test_the_schedule_form_takes_members_from_a_team(people, manager, client):
+    apply()
+    client.force_login(manager)
+    team = Team.objects.get(name="engineering-managers")
+    response = client.post("/oncall/schedules/new/", {
+        "name": "Weekend managers", "rotation_kind": "weekly", "timezone": "UTC",
+        "handoff_day": 5, "handoff_time": "10:00", "starts_on": "2027-03-06",
+        "coverage": "24x7", "escalation_timeout_minutes": 5, "members": "",
+        "team": team.pk})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    made = Schedule.objects.get(name="Weekend managers")
+    assert made.team == team and made.member_ids() == [people["frank"].pk, people["grace"].pk]
