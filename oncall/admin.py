@@ -13,8 +13,9 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from . import services, slack
+from . import services, slack, teams
 from .forms.people import clean_target
+from .forms.policies import EscalationPolicyForm
 from .models import (
     ApiToken,
     ContactMethod,
@@ -30,6 +31,8 @@ from .models import (
     ScheduleMember,
     SlackIdentity,
     SlackWorkspace,
+    Team,
+    TeamMember,
 )
 from .roles import ManagerAdminMixin, ReadOnlyAdmin, ReadOnlyTabularInline
 
@@ -114,9 +117,10 @@ class OverrideInline(ManagerAdminMixin, admin.TabularInline):
 
 @admin.register(Schedule)
 class ScheduleAdmin(ManagerAdminMixin, admin.ModelAdmin):
-    list_display = ["name", "rotation_kind", "timezone", "coverage", "handoff_time",
+    list_display = ["name", "team", "rotation_kind", "timezone", "coverage", "handoff_time",
                     "escalation_timeout_minutes"]
-    list_filter = ["rotation_kind", "coverage", "timezone"]
+    list_filter = ["rotation_kind", "coverage", "timezone", "team"]
+    list_select_related = ["team"]
     search_fields = ["name", "description"]
     inlines = [ScheduleMemberInline, OverrideInline]
 
@@ -131,6 +135,37 @@ class ScheduleAdmin(ManagerAdminMixin, admin.ModelAdmin):
         return None
 
 
+class TeamMemberInline(ManagerAdminMixin, admin.TabularInline):
+    model = TeamMember
+    extra = 0
+    ordering = ["position"]
+
+
+@admin.register(Team)
+class TeamAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    """Teams; a schedule that takes its members from a team follows its changes."""
+
+    list_display = ["name", "lead", "member_list", "schedule_list"]
+    search_fields = ["name", "description", "members__user__username"]
+    list_select_related = ["lead"]
+    inlines = [TeamMemberInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("members__user", "schedules")
+
+    @admin.display(description="Members")
+    def member_list(self, obj):
+        return ", ".join(m.user.get_username() for m in obj.members.all())
+
+    @admin.display(description="Schedules")
+    def schedule_list(self, obj):
+        return ", ".join(s.name for s in obj.schedules.all())
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        teams.sync_team_schedules(form.instance, by=request.user)
+
+
 class EscalationLevelInline(ManagerAdminMixin, admin.TabularInline):
     model = EscalationLevel
     extra = 0
@@ -141,6 +176,7 @@ class EscalationLevelInline(ManagerAdminMixin, admin.TabularInline):
 
 @admin.register(EscalationPolicy)
 class EscalationPolicyAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    form = EscalationPolicyForm
     list_display = ["name", "is_default", "repeat_count", "major_incident_schedule"]
     list_filter = ["is_default"]
     search_fields = ["name", "description"]

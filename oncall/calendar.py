@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import icalendar
+from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q
 
 from mindweave_ir.templatetags.mw import person
@@ -49,6 +50,14 @@ def load_timeline(queryset, start, end, *, align=False, contact_methods=False):
             by_schedule[override.schedule_id].append(override)
     for schedule in schedules:
         schedule.window_overrides = by_schedule[schedule.pk]
+    # People only earlier member lists name (a member change kept past turns): one
+    # query, and only when some schedule has such a history.
+    earlier = set().union(*(s.history_member_ids() for s in schedules)) if schedules else set()
+    earlier -= {m.user_id for s in schedules for m in s.ordered_members}
+    found = {u.pk: u for u in get_user_model().objects.filter(pk__in=earlier)} if earlier else {}
+    for schedule in schedules:
+        schedule.history_users = {uid: found[uid] for uid in schedule.history_member_ids()
+                                  if uid in found}
     return schedules
 
 
@@ -90,7 +99,8 @@ def timeline(schedule, start, end):
 
 def people(schedule):
     """user id -> user for everyone the prefetched rows mention."""
-    users = {m.user_id: m.user for m in schedule.ordered_members}
+    users = dict(getattr(schedule, "history_users", {}))
+    users.update((m.user_id, m.user) for m in schedule.ordered_members)
     users.update((o.user_id, o.user) for o in schedule.window_overrides)
     return users
 

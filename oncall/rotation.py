@@ -6,9 +6,9 @@ Overrides (shift swaps) win inside their range and nowhere else.
 
 API (callers rely on exactly this):
 
-    Rotation(members, tz, start, period, coverage=None)
+    Rotation(members, tz, start, period, coverage=None, offset=0, eras=())
         members  tuple of hashable member ids, in rotation order (non-empty;
-                 any iterable is stored as a tuple)
+                 any iterable is stored as a tuple); turn k is members[(k - offset) % n]
         tz       IANA zone name, e.g. "America/New_York"
         start    naive datetime: local wall time of handoff 0 (member 0 starts)
         period   timedelta of *local wall-clock* length, > 0. Use WEEKLY, DAILY or
@@ -16,6 +16,10 @@ API (callers rely on exactly this):
         coverage None for 24x7, else Coverage(days=frozenset of weekday ints 0=Mon..6,
                  start=time, end=time) in local time, start < end (a window cannot
                  cross midnight); outside it nobody is on call
+        eras     earlier member lists, Era(until, members, offset): a turn that starts
+                 before an era's `until` (the first such era) takes its member from
+                 it, so changing the members from a handoff on leaves past turns as
+                 they were
 
     OverrideSpan(start, end, member)         aware datetimes (stored as UTC), start < end
     Shift(start, end, member, is_override)   aware UTC datetimes, start < end
@@ -24,7 +28,7 @@ API (callers rely on exactly this):
         ordered, clipped to [start, end), adjacent pieces of the same member and
         kind merged; before handoff 0 nobody is on call unless an override says so.
     on_call_at(rotation, overrides, at) -> member or None   (agrees with shifts)
-    turn_at(rotation, at) -> Turn(start, end, member) or None
+    turn_at(rotation, at) -> Turn(start, end, member, index) or None
         the rotation turn containing `at` (coverage and overrides not applied):
         from the last handoff at or before `at` to the next one after it, and
         the member whose turn it is; None before handoff 0
@@ -88,6 +92,22 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class Era:
+    """An earlier member list of a rotation: turns starting before `until` use it."""
+
+    until: datetime
+    members: tuple
+    offset: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "until", _utc(self.until, "era until"))
+        members = tuple(self.members)
+        if not members:
+            raise ValueError("an era needs at least one member")
+        object.__setattr__(self, "members", members)
+
+
+@dataclass(frozen=True)
 class Rotation:
     """Members take turns, handing off every `period` of local wall time from `start`."""
 
@@ -96,8 +116,11 @@ class Rotation:
     start: datetime
     period: timedelta
     coverage: Coverage | None = None
+    offset: int = 0
+    eras: tuple = ()
 
     def __post_init__(self):
+        object.__setattr__(self, "eras", tuple(sorted(self.eras, key=lambda e: e.until)))
         members = tuple(self.members)
         if not members:
             raise ValueError("a rotation needs at least one member")
@@ -196,6 +219,7 @@ class Turn:
     start: datetime
     end: datetime
     member: object
+    index: int | None = None
 
 
 def turn_at(rotation, at):
@@ -208,7 +232,7 @@ def turn_at(rotation, at):
     following = k + 1
     while _handoff(rotation, following) <= start:  # handoffs folded by a DST gap
         following += 1
-    return Turn(start, _handoff(rotation, following), rotation.members[k % len(rotation.members)])
+    return Turn(start, _handoff(rotation, following), _member(rotation, k), k)
 
 
 def handoffs(rotation, after, count):
@@ -248,7 +272,18 @@ def _state_at(rotation, overrides, at):
     k = _index_at(rotation, at)
     if k is None or not _covered(rotation, at):
         return None
-    return rotation.members[k % len(rotation.members)], False
+    return _member(rotation, k), False
+
+
+def _member(rotation, k):
+    """The member whose turn k is: from the first era the turn starts before, else
+    from the current members."""
+    if rotation.eras:
+        start = _handoff(rotation, k)
+        for era in rotation.eras:
+            if start < era.until:
+                return era.members[(k - era.offset) % len(era.members)]
+    return rotation.members[(k - rotation.offset) % len(rotation.members)]
 
 
 def _index_at(rotation, at):

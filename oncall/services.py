@@ -6,6 +6,7 @@ Each function runs in a transaction and checks who may do it; views call these.
 import logging
 from datetime import date, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,11 +15,12 @@ from mindweave_ir.inputs import PLANNING_HORIZON, OutOfRange, ahead, check_time
 from mindweave_ir.live import versions as live
 from mindweave_ir.templatetags.mw import person, when
 
-from . import channels, paging, slack
+from . import channels, paging, rotation, slack
 from .models import (
     ApiToken,
     ContactMethod,
     Coverage,
+    EscalationLevel,
     Override,
     Profile,
     RotationKind,
@@ -117,7 +119,7 @@ LATEST_START = date(2100, 12, 31)
 SCHEDULE_FIELDS = (
     "name", "description", "rotation_kind", "custom_length_hours", "timezone",
     "handoff_time", "handoff_day", "starts_on", "coverage", "business_days",
-    "business_start", "business_end", "escalation_timeout_minutes",
+    "business_start", "business_end", "escalation_timeout_minutes", "team",
 )
 
 
@@ -208,19 +210,129 @@ def create_schedule(*, members, by, **fields):
     return schedule
 
 
+# What the rotation's turns are made of, besides its members.
+ROTATION_SHAPE = ("rotation_kind", "custom_length_hours", "timezone", "handoff_time",
+                  "handoff_day", "starts_on", "coverage", "business_days", "business_start",
+                  "business_end")
+
+
 @transaction.atomic
-def update_schedule(schedule, *, members, by, **fields):
-    """Change a rotation; its members are replaced by `members`, in that order."""
+def update_schedule(schedule, *, members, by, keep_shift=False, now=None, **fields):
+    """Change a rotation; its members are replaced by `members`, in that order.
+
+    With `keep_shift` (changes applied from a file, team changes), the past and the
+    turn in progress stay as they were: 1. a change of members only takes effect
+    at the next handoff, the old list kept for earlier turns (see rotation.Era),
+    the rotation going on with whoever followed in the old order; 2. a change of
+    the turns themselves (zone, handoff time, ...) starts afresh, and whoever had the
+    turn in progress keeps it until it ends (an override).
+    """
     if not can_manage_schedules(by):
         raise PermissionDenied("Only Incident Commanders and Managers change schedules.")
     members = list(members)
     locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
+    now = now or timezone.now()
+    before = _turn_in_progress(locked, now) if keep_shift else None
+    old_ids, shape = locked.member_ids(), [getattr(locked, f) for f in ROTATION_SHAPE]
+    old_rotation = _rotation_or_none(locked, old_ids)
     _apply_schedule_fields(locked, fields)
     _check_schedule(locked, members)
+    reshaped = shape != [getattr(locked, f) for f in ROTATION_SHAPE]
+    if reshaped:
+        locked.rotation_offset, locked.rotation_history = 0, []
+    elif keep_shift and old_rotation and old_ids != [u.pk for u in members]:
+        _members_from_next_handoff(locked, old_rotation, [u.pk for u in members], now)
     _save_schedule(locked)
     _set_members(locked, members)
+    if keep_shift and reshaped:
+        _keep_turn(locked, before, now, by)
     logger.info("schedule %s updated by %s", locked.pk, by)
     return locked
+
+
+def _rotation_or_none(schedule, member_ids):
+    try:
+        return schedule.as_rotation(member_ids) if member_ids else None
+    except (ValueError, OverflowError):
+        return None
+
+
+def _members_from_next_handoff(schedule, old, new_ids, now):
+    """Keep the turns up to the next handoff on the old member list (an era) and go
+    on from there with `new_ids`: next is whoever followed the member in progress in
+    the old order and is still a member (else the first of the new list)."""
+    turn = rotation.turn_at(old, now)
+    if turn is None:  # not started yet: nothing to keep
+        schedule.rotation_offset, schedule.rotation_history = 0, []
+        return
+    following = rotation.turn_at(old, turn.end).index
+    history = list(schedule.rotation_history or [])
+    if not (history and history[-1]["until"] == turn.end.isoformat()):
+        history.append({"until": turn.end.isoformat(), "members": list(old.members),
+                        "offset": old.offset % len(old.members)})
+    at = old.members.index(turn.member) if turn.member in old.members else -1
+    order = [old.members[(at + i) % len(old.members)] for i in range(1, len(old.members) + 1)]
+    successor = next((uid for uid in order if uid in new_ids), new_ids[0])
+    schedule.rotation_history = history
+    schedule.rotation_offset = (following - new_ids.index(successor)) % len(new_ids)
+
+
+def _turn_in_progress(schedule, now):
+    """The rotation turn (overrides not applied) at `now` of a 24x7 schedule, or None."""
+    members = schedule.member_ids()
+    if not members or schedule.coverage != Coverage.ALWAYS:
+        return None
+    try:
+        return rotation.turn_at(schedule.as_rotation(members), now)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _keep_turn(schedule, before, now, by):
+    """After a rotation change, `before`'s member keeps the turn they were on until it
+    ends: a handoff in progress is never moved by an edit (an override says so)."""
+    if before is None or before.end <= now:
+        return
+    after = _turn_in_progress(schedule, now)
+    if after is not None and after.member == before.member:
+        return
+    if Override.objects.filter(schedule=schedule, start__lt=before.end, end__gt=now).exists():
+        return
+    if not get_user_model().objects.filter(pk=before.member, is_active=True).exists():
+        return
+    Override.objects.create(schedule=schedule, user_id=before.member, start=now,
+                            end=before.end, created_by=by if by.pk else None,
+                            reason="Keeps the shift in progress when the rotation changed.")
+
+
+@transaction.atomic
+def delete_schedule(schedule, *, by):
+    """Remove a schedule no escalation level uses (ValidationError otherwise)."""
+    if not can_manage_schedules(by):
+        raise PermissionDenied("Only Incident Commanders and Managers delete schedules.")
+    used = EscalationLevel.objects.filter(schedule=schedule).select_related("policy").first()
+    if used is not None:
+        raise ValidationError(f"Schedule “{schedule}” is used by {used}; remove it there "
+                              "first.")
+    logger.info("schedule %s (%s) deleted by %s", schedule.pk, schedule.name, by)
+    schedule.delete()
+    live.bump()
+
+
+# --- Changes from the command line ---------------------------------------------------
+
+class CommandLine:
+    """The actor of a change made from the shell (manage.py): whoever runs the
+    commands already holds the database, so they may do what a Manager may."""
+
+    pk = None
+    is_active = is_authenticated = is_superuser = True
+
+    def __init__(self, command):
+        self.command = command
+
+    def __str__(self):
+        return f"manage.py {self.command}"
 
 
 def check_override(schedule, *, start, end):

@@ -7,6 +7,7 @@ libraries every page but the PDFs works, and the PDFs say what to install.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,40 @@ def test_the_readmes_manage_py_commands_run_as_written_from_a_plain_shell(tmp_pa
     assert re.search(r"token", outputs[1], re.I)
     assert "/api/v1/heartbeats/" in outputs[3]
     assert (tmp_path / "db.sqlite3").exists()  # its own database, not the developer's
+
+
+ON_CALL_AS_CODE = [
+    "python manage.py oncall_export > on-call.yaml",
+    "python manage.py oncall_apply on-call.yaml --dry-run",
+    "python manage.py oncall_apply on-call.yaml",
+    "python manage.py runbooks_apply runbooks/ --dry-run",
+]
+
+
+def test_the_readmes_on_call_as_code_commands_run_after_the_demo_is_seeded(tmp_path):
+    """README "On-call as code": its commands as written (the file and folder moved to
+    a scratch directory), after `make run` has seeded the demo."""
+    flat = " ".join(README.split())
+    for command in ON_CALL_AS_CODE:
+        assert command in flat, f"README no longer shows: {command}"
+    env_file = tmp_path / ".env"
+    localenv.create(env_file)
+    env = plain_shell_env(MINDWEAVE_ENV_FILE=str(env_file), MINDWEAVE_VAR_DIR=str(tmp_path))
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    shutil.copytree(ROOT / "tests" / "incidents" / "files" / "runbooks", tmp_path / "runbooks")
+    outputs = []
+    for command in ["python manage.py migrate --noinput",
+                    "python manage.py seed_demo --incidents 0", *ON_CALL_AS_CODE]:
+        command = command.replace("on-call.yaml", str(tmp_path / "on-call.yaml"))
+        command = command.replace("runbooks/", str(tmp_path / "runbooks"))
+        run = subprocess.run(  # noqa: S602 - the README's literal commands, in a shell
+            command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=300)
+        assert run.returncode == 0, f"{command}\n{run.stdout}\n{run.stderr}"
+        outputs.append(run.stdout)
+    assert "name: Primary On-Call" in (tmp_path / "on-call.yaml").read_text()
+    assert outputs[3].strip() == outputs[4].strip() == "No changes."
+    assert "+ runbook 'Runbook: Service Unavailable'" in outputs[5]
 
 
 # --- without WeasyPrint's system libraries -------------------------------------------------

@@ -6,11 +6,13 @@ from django.contrib import admin
 
 from oncall.roles import ManagerAdminMixin
 
+from ..forms.runbooks import RunbookForm
 from ..models import Runbook
 
 
 @admin.register(Runbook)
 class RunbookAdmin(ManagerAdminMixin, admin.ModelAdmin):
+    form = RunbookForm
     list_display = ["title", "updated_at"]
     search_fields = ["title", "body", "alert_names"]
     filter_horizontal = ["services"]

@@ -39,6 +39,7 @@ from .incidents import (
 )
 from .runbooks import (
     attach_runbook,
+    save_runbook,
     tick_runbook_step,
 )
 from .silences import (
@@ -69,6 +70,7 @@ __all__ = [
     "add_timeline_entry",
     "assign_role",
     "attach_runbook",
+    "save_runbook",
     "change_severity",
     "change_status",
     "channel_name_for",

@@ -1,14 +1,20 @@
 """Runbooks on an incident (handbook §4): attaching one, ticking its steps. Each checks
 permission, runs in a transaction and (attaching) writes the timeline."""
 
+import logging
+
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from mindweave_ir.inputs import MAX_ID, parse_int
+from oncall.roles import Role, has_role
 
 from .. import permissions
 from ..models import Runbook, RunbookAttachment, RunbookStepTick, TimelineKind
 from .common import IncidentError, lock, name, require, write_entry
+
+logger = logging.getLogger(__name__)
 
 
 @transaction.atomic
@@ -47,3 +53,15 @@ def tick_runbook_step(attachment, *, position, done, by):
     else:
         RunbookStepTick.objects.filter(attachment=attachment, position=position).delete()
     return attachment
+
+
+@transaction.atomic
+def save_runbook(runbook, *, form, by):
+    """Save a validated RunbookForm (create when `runbook` is None). Managers write
+    runbooks (in the admin); `by` may also be a command-line actor."""
+    if not has_role(by, Role.MANAGER):
+        raise PermissionDenied("Only Managers write runbooks.")
+    saved = form.save()
+    logger.info("runbook %s %s by %s", saved.pk, "created" if runbook is None else "updated",
+                by)
+    return saved

@@ -15,11 +15,13 @@ from ..models import (
     Override,
     RotationKind,
     Schedule,
+    Team,
     Weekday,
     known_timezones,
     validate_timezone,
 )
 from ..services import EARLIEST_START, LATEST_START, MAX_CUSTOM_HOURS
+from ..teams import team_rotation_members
 
 ROTATION_FIELDS = ("rotation_kind", "custom_length_hours", "timezone", "handoff_time",
                    "handoff_day", "starts_on")
@@ -63,10 +65,14 @@ class ScheduleForm(forms.ModelForm):
                   "local time, DST included.",
     )
     members = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4}),
+        widget=forms.Textarea(attrs={"rows": 4}), required=False,
         help_text="Usernames in rotation order, one per line (or separated by commas). "
-                  "The first person takes the first shift.",
+                  "The first person takes the first shift. Ignored when a team is chosen.",
     )
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.all(), required=False, label="Members from team",
+        help_text="The rotation takes its members from this team: the current order is "
+                  "kept, new team members are appended, leavers drop out of future shifts.")
     business_days = forms.TypedMultipleChoiceField(
         choices=Weekday.choices, coerce=int, required=False,
         widget=forms.CheckboxSelectMultiple, label="Business days",
@@ -76,7 +82,7 @@ class ScheduleForm(forms.ModelForm):
         model = Schedule
         fields = ["name", "description", "rotation_kind", "custom_length_hours", "timezone",
                   "handoff_day", "handoff_time", "starts_on", "coverage", "business_days",
-                  "business_start", "business_end", "escalation_timeout_minutes"]
+                  "business_start", "business_end", "escalation_timeout_minutes", "team"]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "handoff_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -96,7 +102,7 @@ class ScheduleForm(forms.ModelForm):
     def clean_members(self):
         names = [n for n in re.split(r"[\s,;]+", self.cleaned_data["members"]) if n]
         if not names:
-            raise forms.ValidationError("A schedule needs at least one member.")
+            return []
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise forms.ValidationError(f"Listed twice: {', '.join(repeated)}. A person "
@@ -109,6 +115,17 @@ class ScheduleForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        team = data.get("team")
+        if team is not None:
+            current = ([m.user for m in self.instance.members.select_related("user")
+                        .order_by("position")] if self.instance.pk else [])
+            data["members"] = team_rotation_members(current, team.member_users())
+            if not data["members"]:
+                self.add_error("team", f"Team “{team}” has no members yet.")
+        elif not data.get("members") and "members" not in self.errors:
+            typed = str(self.data.get(self.add_prefix("members"), "")).strip()
+            self.add_error("members", "A schedule needs at least one member (or a team)."
+                           if typed else forms.Field.default_error_messages["required"])
         if data.get("rotation_kind") == RotationKind.CUSTOM:
             hours = data.get("custom_length_hours")
             if not hours and "custom_length_hours" not in self.errors:

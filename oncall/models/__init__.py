@@ -44,6 +44,10 @@ from .slack import (
     SlackIdentity,
     SlackWorkspace,
 )
+from .teams import (
+    Team,
+    TeamMember,
+)
 
 __all__ = [
     "new_token",
@@ -71,6 +75,8 @@ __all__ = [
     "ScheduleMember",
     "SlackIdentity",
     "SlackWorkspace",
+    "Team",
+    "TeamMember",
     "Weekday",
     "known_timezones",
     "validate_timezone",

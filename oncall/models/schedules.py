@@ -13,6 +13,7 @@ from mindweave_ir.templatetags.mw import when
 
 from .. import rotation
 from .people import validate_timezone
+from .teams import Team
 
 
 class RotationKind(models.TextChoices):
@@ -59,6 +60,15 @@ class Schedule(models.Model):
     business_start = models.TimeField(null=True, blank=True)
     business_end = models.TimeField(null=True, blank=True)
     escalation_timeout_minutes = models.PositiveIntegerField(default=5)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="schedules",
+        help_text="Take the rotation's members from this team: its order kept, new members "
+                  "appended, leavers dropped from future shifts.")
+    # Member changes that keep the past (services.update_schedule(keep_shift=True)):
+    # turn k is members[(k - rotation_offset) % n]; earlier lists are kept as
+    # [{"until": ISO instant, "members": [user ids], "offset": n}] for older turns.
+    rotation_offset = models.IntegerField(default=0, editable=False)
+    rotation_history = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -113,9 +123,16 @@ class Schedule(models.Model):
         if self.coverage == Coverage.BUSINESS:
             coverage = rotation.Coverage(days=frozenset(self.business_days),
                                          start=self.business_start, end=self.business_end)
+        eras = tuple(rotation.Era(datetime.fromisoformat(e["until"]), tuple(e["members"]),
+                                  e.get("offset", 0)) for e in self.rotation_history or ())
         return rotation.Rotation(members=tuple(member_ids), tz=self.timezone,
                                  start=self.first_handoff(), period=self.period(),
-                                 coverage=coverage)
+                                 coverage=coverage, offset=self.rotation_offset or 0,
+                                 eras=eras)
+
+    def history_member_ids(self):
+        """User ids named only by earlier member lists (for labelling past shifts)."""
+        return {uid for era in self.rotation_history or () for uid in era["members"]}
 
 
 class ScheduleMember(models.Model):

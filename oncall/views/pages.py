@@ -87,7 +87,7 @@ def _working_user_ids(user_ids):
 def _level_views(policy, now):
     members = Prefetch("schedule__members",
                        queryset=ScheduleMember.objects.select_related("user").order_by("position"))
-    levels = list(policy.levels.select_related("schedule")
+    levels = list(policy.levels.select_related("schedule", "schedule__team")
                   .prefetch_related("users", members).order_by("position"))
     on_call = {level.schedule_id: level.schedule.on_call_at(now)
                for level in levels if level.schedule_id}

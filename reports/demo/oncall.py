@@ -1,27 +1,27 @@
-"""The handbook's on-call set-up (§2.1) for the demo, made idempotently.
+"""The handbook's on-call set-up (§2.1) for the demo, applied from a YAML file.
 
-Three weekly schedules handing off Monday 09:00 America/New_York and the
+`oncall/demo/on-call.yaml` is the handbook's file with its teams filled with demo
+users: three weekly schedules handing off Monday 09:00 America/New_York and the
 "Production Incidents" policy (5/10/15/30 minutes, level 4 the VP of engineering).
-Rotations start at this week's handoff so `ic` is primary and `responder`
-secondary on call now, as DESIGN.md's demo users promise; `responder` follows `ic`
-on Primary, so `ic`'s handoff goes to `responder`. Every demo user gets an
-e-mail contact method (the demo prints e-mail to the worker's console).
+It is applied as `manage.py oncall_apply` would (idempotently). Rotations start at
+this week's handoff so `ic` is primary and `responder` secondary on call now, as
+DESIGN.md's demo users promise; `responder` follows `ic` on Primary, so `ic`'s
+handoff goes to `responder`. Every demo user gets an e-mail contact method (the
+demo prints e-mail to the worker's console).
 """
 
 from datetime import datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from oncall.models import (
-    ContactMethod,
-    EscalationLevel,
-    EscalationPolicy,
-    Schedule,
-    ScheduleMember,
-)
+from oncall import ascode, services
+from oncall.models import ContactMethod, EscalationPolicy
 
+ONCALL_FILE = Path(__file__).resolve().parents[2] / "oncall" / "demo" / "on-call.yaml"
 NEW_YORK = "America/New_York"
+# What the file makes (the scenarios and the aftermath read it): name, description,
+# members, escalation timeout (minutes).
 SCHEDULES = [
-    # name, description, members, escalation timeout (minutes)
     ("Primary On-Call", "First responders for all production incidents",
      ["ic", "responder", "amara", "bjorn"], 5),
     ("Secondary On-Call", "Backup responders and escalation path",
@@ -29,8 +29,6 @@ SCHEDULES = [
     ("Engineering Manager On-Call", "Management escalation for SEV-1 incidents",
      ["manager", "elena"], 10),
 ]
-POLICY_LEVELS = [("Primary On-Call", 5), ("Secondary On-Call", 10),
-                 ("Engineering Manager On-Call", 15), ("vp", 30)]
 
 
 def this_weeks_handoff_date(now):
@@ -46,27 +44,6 @@ def ensure_oncall(users, now):
     for user in users.values():
         ContactMethod.objects.get_or_create(
             user=user, kind="email", defaults={"target": f"{user.username}@mindweave.example"})
-    schedules = {}
-    for name, description, members, timeout in SCHEDULES:
-        schedule, made = Schedule.objects.get_or_create(name=name, defaults={
-            "description": description, "timezone": NEW_YORK,
-            "starts_on": this_weeks_handoff_date(now), "escalation_timeout_minutes": timeout,
-        })
-        if made:
-            ScheduleMember.objects.bulk_create(
-                ScheduleMember(schedule=schedule, user=users[u], position=i)
-                for i, u in enumerate(members))
-        schedules[name] = schedule
-    policy, made = EscalationPolicy.objects.get_or_create(name="Production Incidents", defaults={
-        "description": "Handbook §2.1: primary, secondary, engineering manager, VP.",
-        "is_default": not EscalationPolicy.objects.filter(is_default=True).exists(),
-        "major_incident_schedule": schedules["Engineering Manager On-Call"],
-    })
-    if made:
-        for position, (target, timeout) in enumerate(POLICY_LEVELS, start=1):
-            level = EscalationLevel.objects.create(
-                policy=policy, position=position, timeout_minutes=timeout,
-                schedule=schedules.get(target))
-            if target in users:
-                level.users.set([users[target]])
-    return policy
+    ascode.apply_text(ONCALL_FILE.read_text(encoding="utf-8"), path=str(ONCALL_FILE),
+                      by=services.CommandLine("seed_demo"), now=now)
+    return EscalationPolicy.objects.get(name="Production Incidents")

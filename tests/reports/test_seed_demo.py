@@ -24,6 +24,7 @@ from oncall import paging
 from oncall.models import EscalationPolicy, Page, PageStatus, Schedule
 from oncall.roles import Role
 from reports.demo.bulk import ENTRIES_PER_INCIDENT
+from reports.demo.oncall import ONCALL_FILE
 from reports.demo.scenarios import SCENARIOS
 from reports.models import PIRState, PostIncidentReview
 from reports.services import handoffs
@@ -189,6 +190,20 @@ def test_handbook_on_call_setup_puts_ic_then_responder_on_call_now():
     assert policy.major_incident_schedule.name == "Engineering Manager On-Call"
     seed(incidents=0)
     assert Schedule.objects.count() == 3 and EscalationPolicy.objects.count() == 1
+
+
+def test_the_demo_on_call_set_up_is_the_repository_yaml_file():
+    seed(incidents=0)
+    assert primary_team() == ["ic", "responder", "amara", "bjorn"]
+    out = StringIO()
+    call_command("oncall_apply", str(ONCALL_FILE), "--dry-run", stdout=out)
+    assert out.getvalue().strip() == "No changes."
+
+
+def primary_team():
+    schedule = Schedule.objects.select_related("team").get(name="Primary On-Call")
+    assert schedule.team.name == "platform-team"
+    return [m.user.username for m in schedule.team.members.order_by("position")]
 
 
 def test_seeded_history_pages_nobody_now_but_a_new_sev1_pages_ic():
