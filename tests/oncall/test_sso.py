@@ -302,3 +302,107 @@ def test_without_sso_settings_the_sso_urls_are_not_there_and_login_is_as_before(
     response = client.post("/accounts/login/", {"username": "viewer",
                                                 "password": "pw-for-tests-only"})
     assert response.status_code == 302 and response["Location"] == "/"
+
+
+# --- LOCAL_LOGIN=false -----------------------------------------------------------------
+
+@pytest.fixture
+def local_login_off(provider, settings):
+    settings.LOCAL_LOGIN = False
+    settings.AUTHENTICATION_BACKENDS = [b for b in settings.AUTHENTICATION_BACKENDS
+                                        if not b.endswith("ModelBackend")]
+
+
+def open_page_for(user):
+    """A triggered page that notified `user`, and its one-click acknowledgement link."""
+    from django.utils import timezone
+
+    from oncall import paging
+    from oncall.models import ContactMethod, EscalationLevel, EscalationPolicy
+
+    ContactMethod.objects.create(user=user, kind="email", target="ic@example.com")
+    policy = EscalationPolicy.objects.create(name="Primary")
+    EscalationLevel.objects.create(policy=policy, position=1,
+                                   timeout_minutes=5).users.set([user])
+    page = paging.trigger_page(title="Checkout down", severity="SEV-1", dedup_key="k1",
+                               policy=policy)
+    paging.run_page(page.pk, now=timezone.now())
+    return page, urlsplit(paging.ack_url(page, user)).path
+
+
+def test_local_login_off_shows_only_single_sign_on_and_refuses_a_password(
+        local_login_off, viewer):
+    client = Client()
+    page = client.get("/accounts/login/").content.decode()
+    assert "Sign in with Corp ID" in page and 'name="password"' not in page
+    response = client.post("/accounts/login/", {"username": "viewer",
+                                                "password": "pw-for-tests-only"})
+    assert response.status_code == 403
+    assert "Signing in with a password is turned off" in response.content.decode()
+    assert client.get("/").status_code == 302  # not signed in
+    # Nor through the admin's own form.
+    assert client.get("/admin/login/?next=/admin/")["Location"] == (
+        "/accounts/login/?next=%2Fadmin%2F")
+    assert client.post("/admin/login/", {"username": "viewer",
+                                         "password": "pw-for-tests-only"}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_local_login_off_still_lets_sso_in(local_login_off, provider):
+    provider.set_user("marta", groups=["ir-managers"])
+    client = Client()
+    assert sign_in(client, provider, "marta")["Location"] == "/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_local_login_off_keeps_api_ical_and_ack_tokens_working(local_login_off, ic):
+    from oncall import services
+    from oncall.models import PageStatus
+
+    _, secret = services.create_api_token(ic, name="ci")
+    client = Client()
+    assert client.get("/api/v1/incidents/",
+                      headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    calendar = services.regenerate_calendar_token(ic).calendar_token
+    feed = client.get("/oncall/me/calendar.ics", {"token": calendar})
+    assert feed.status_code == 200 and feed.content.startswith(b"BEGIN:VCALENDAR")
+    page, ack_path = open_page_for(ic)
+    assert client.post(ack_path).status_code == 200
+    page.refresh_from_db()
+    assert page.status == PageStatus.ACKNOWLEDGED and page.acknowledged_by == ic
+
+
+def test_a_refused_sign_on_is_not_counted_as_a_password_failure(provider):
+    from axes.models import AccessAttempt
+
+    provider.set_user("nobody", groups=["sales"])
+    for _ in range(2):
+        assert sign_in(Client(), provider, "nobody")["Location"] == "/oidc/refused/"
+    assert AccessAttempt.objects.count() == 0
+
+
+def test_an_id_token_for_another_client_is_refused(settings):
+    """The library leaves the audience unchecked; the backend checks it."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from django.core.exceptions import SuspiciousOperation
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    settings.OIDC_RP_CLIENT_ID = CLIENT_ID
+    settings.OIDC_OP_ISSUER = "https://id.example"
+    settings.OIDC_RP_IDP_SIGN_KEY = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    backend = sso.SingleSignOnBackend()
+
+    def token(**claims):
+        return jwt.encode({"iss": "https://id.example", "sub": "1", "nonce": "n",
+                           "aud": CLIENT_ID, **claims}, key, algorithm="RS256")
+
+    assert backend.verify_token(token(aud=["x", CLIENT_ID]), nonce="n")["sub"] == "1"
+    with pytest.raises(SuspiciousOperation, match="aud"):
+        backend.verify_token(token(aud="someone-else"), nonce="n")
+    with pytest.raises(SuspiciousOperation, match="issuer"):
+        backend.verify_token(token(iss="https://evil.example"), nonce="n")
+    with pytest.raises(SuspiciousOperation, match="Nonce"):
+        backend.verify_token(token(), nonce="other")
