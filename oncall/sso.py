@@ -222,7 +222,9 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
     get_settings = staticmethod(setting)
 
     def authenticate(self, request, **kwargs):
-        if not enabled() or request is None or "code" not in request.GET:
+        # Only the callback's call (it passes the nonce) is ours: a password sign-in,
+        # even at a URL carrying ?code=, never reaches the provider.
+        if not enabled() or request is None or "nonce" not in kwargs:
             return None
         return super().authenticate(request, **kwargs)
 

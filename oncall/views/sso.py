@@ -14,7 +14,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django.utils.http import urlencode
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from mozilla_django_oidc.views import (
     OIDCAuthenticationCallbackView,
@@ -27,6 +27,7 @@ from .. import sso
 logger = logging.getLogger(__name__)
 
 REFUSED = "registration/sso_refused.html"
+SIGNED_OUT = "registration/sso_signed_out.html"
 LOCAL_LOGIN_OFF = ("Signing in with a password is turned off on this site. Use single "
                    "sign-on.")
 UNREACHABLE = ("The identity provider could not be reached, or refused to finish the "
@@ -65,9 +66,16 @@ class LogoutView(auth_views.LogoutView):
     through its end-session endpoint when it has one (OIDC_OP_LOGOUT_URL_METHOD)."""
 
     def post(self, request, *args, **kwargs):
-        if sso.enabled() and request.session.get("oidc_id_token"):
-            return OIDCLogoutView.as_view()(request)
-        return super().post(request, *args, **kwargs)
+        if not (sso.enabled() and request.session.get("oidc_id_token")):
+            return super().post(request, *args, **kwargs)
+        response = OIDCLogoutView.as_view()(request)
+        target = response["Location"]
+        if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            return response
+        # The page's Content-Security-Policy (form-action 'self') stops a form's
+        # redirect to another site: the provider is reached from a page instead.
+        return render(request, SIGNED_OUT, {"provider_url": target,
+                                            "sso_provider_name": settings.OIDC_PROVIDER_NAME})
 
 
 @login_not_required

@@ -80,6 +80,7 @@ def test_a_removed_group_removes_the_role_at_the_next_sign_in(page, provider):
     sign_in_with_provider(page, "marta")
     expect(page.get_by_role("heading", name="Active incidents")).to_be_visible()
     page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile("^" + re.escape(provider.url) + "/oauth2/end_session"))
     # The provider's end-session page, then back to the login page.
     page.get_by_role("button", name=re.compile("log ?out|sign ?out|end|confirm|yes",
                                                re.I)).first.click()
