@@ -413,3 +413,11 @@ def test_an_id_token_for_another_client_is_refused(settings):
         backend.verify_token(token(iss="https://evil.example"), nonce="n")
     with pytest.raises(SuspiciousOperation, match="Nonce"):
         backend.verify_token(token(), nonce="other")
+
+
+def test_a_password_sign_in_at_a_url_with_a_code_never_calls_the_provider(provider, viewer):
+    client = Client()
+    response = client.post("/accounts/login/?code=abc&state=def",
+                           {"username": "viewer", "password": "pw-for-tests-only"})
+    assert response.status_code == 302 and response["Location"] == "/"
+    assert provider.enforcer.refused == []
