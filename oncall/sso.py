@@ -36,7 +36,7 @@ from django.urls import reverse
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
 
-from . import services
+from . import accounts
 from .roles import Role
 
 logger = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
                                     "group-to-role mapping). Tell its administrator.") from None
             roles = roles_for_groups(identity.groups, mapping, fallback)
             try:
-                user = services.sign_in_from_provider(identity, roles=roles)
+                user = accounts.sign_in_from_provider(identity, roles=roles)
             except PermissionDenied as exc:
                 raise SignOnRefused(str(exc)) from None
             if not roles:
