@@ -12,6 +12,7 @@ cool-off time.
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 
@@ -29,3 +30,10 @@ def failure_limit(request, credentials=None):
     if address and address_failures(address) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT:
         return 0
     return settings.LOGIN_FAILURE_LIMIT
+
+
+def is_single_sign_on(request, credentials=None):
+    """AXES_WHITELIST_CALLABLE: the identity provider's answer (/oidc/callback/) is no
+    password guess, so axes neither counts a refused sign-on (someone in no mapped
+    group) towards an address's limit, nor refuses one; state, nonce and PKCE guard it."""
+    return request is not None and request.path == reverse("oidc_authentication_callback")

@@ -121,6 +121,44 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
+# --- Single sign-on (README "Single sign-on"; oncall/sso.py) ------------------------------
+# OpenID Connect through mozilla-django-oidc: on when a client id and the provider (its
+# discovery URL, read at the first sign-in, or its endpoints) are set. Authorization
+# code flow with PKCE (S256), state and nonce; roles from a groups claim at every sign-in.
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_DISCOVERY_URL = os.environ.get("OIDC_DISCOVERY_URL", "")
+OIDC_OP_ISSUER = os.environ.get("OIDC_OP_ISSUER", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_OP_LOGOUT_ENDPOINT = os.environ.get("OIDC_OP_LOGOUT_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+# "group=Role,group=Role", e.g. "ir-managers=Manager,ir-ics=Incident Commander";
+# people in none of the groups are refused, unless OIDC_DEFAULT_ROLE names a role.
+OIDC_ROLE_GROUPS = os.environ.get("OIDC_ROLE_GROUPS", "")
+OIDC_DEFAULT_ROLE = os.environ.get("OIDC_DEFAULT_ROLE", "")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True  # the end-session endpoint's id_token_hint
+OIDC_OP_LOGOUT_URL_METHOD = "oncall.sso.provider_logout_url"
+# LOCAL_LOGIN=false: no password sign-in anywhere (login page, admin); API tokens, iCal
+# tokens and one-click acknowledgement links keep working.
+LOCAL_LOGIN = env_bool("LOCAL_LOGIN", True)
+if not LOCAL_LOGIN:
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.append("oncall.sso.SingleSignOnBackend")
+# Sign-ons are not password guesses: neither counted nor refused by django-axes.
+AXES_WHITELIST_CALLABLE = "mindweave_ir.logins.is_single_sign_on"
+
 ROOT_URLCONF = "mindweave_ir.urls"
 WSGI_APPLICATION = "mindweave_ir.wsgi.application"
 

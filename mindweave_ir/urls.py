@@ -1,9 +1,8 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from incidents.views import inbound, slack, status_page
-from oncall.views import phone
+from oncall.views import phone, sso
 
 from . import views
 from .api import urls as api_urls
@@ -12,12 +11,13 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("favicon.ico", views.favicon, name="favicon"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Signing in and out; single sign-on under /oidc/ (README "Single sign-on").
+    path("accounts/login/", sso.LoginView.as_view(), name="login"),
+    path("accounts/logout/", sso.LogoutView.as_view(), name="logout"),
+    path("oidc/authenticate/", sso.SignOnStart.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", sso.SignOnCallback.as_view(), name="oidc_authentication_callback"),
+    path("oidc/refused/", sso.refused, name="oidc_refused"),
+    path("admin/login/", sso.admin_login),
     path("admin/", admin.site.urls),
     path("oncall/", include("oncall.urls")),
     path("reports/", include("reports.urls")),

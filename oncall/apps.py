@@ -6,6 +6,6 @@ class OncallConfig(AppConfig):
     verbose_name = "On-call"
 
     def ready(self):
-        from . import freshness
+        from . import freshness, sso  # noqa: F401 (sso: its system check)
 
         freshness.connect()
