@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from incidents import ingest
 from incidents.models import InboundPayload, IntegrationKind, Severity
+from mindweave_ir import checks
 from oncall import metrics as oncall_metrics
 from oncall import paging, tasks
 from oncall.models import EngineHeartbeat, EscalationLevel, EscalationPolicy, Notification
@@ -228,3 +229,18 @@ def test_the_example_alert_rules_name_only_metrics_served(client, scrape_setting
         assert names, rule["alert"]
         assert names <= served, (rule["alert"], names - served)
         assert rule["labels"]["severity"] and rule["annotations"]["summary"]
+
+
+# --- settings checks ---------------------------------------------------------------------
+
+def test_bad_monitoring_settings_are_named_by_the_system_check(settings):
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.5.0/24", "intranet"]
+    settings.DEADMAN_URL = "hc-ping.com/abc"
+    settings.DEADMAN_INTERVAL = 0
+    errors = checks.check_pager_monitoring(None)
+    assert [e.id for e in errors] == ["mindweave_ir.E030", "mindweave_ir.E031",
+                                      "mindweave_ir.E032"]
+    assert "'intranet'" in errors[0].msg
+    settings.METRICS_ALLOWED_NETWORKS = ["10.0.5.0/24"]
+    settings.DEADMAN_URL, settings.DEADMAN_INTERVAL = "https://hc-ping.com/abc", 60
+    assert checks.check_pager_monitoring(None) == []
