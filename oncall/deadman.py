@@ -68,6 +68,7 @@ class DeadmanSwitch:
         self.timeout = settings.DEADMAN_TIMEOUT if timeout is None else timeout
         self._checked_at = None  # time.monotonic() of the last health check
         self._sending = threading.Event()  # set while a ping is in flight
+        self.last_outcome = ""  # of the latest ping, for the log and tests
 
     def after_loop(self, now=None):
         """After a loop's work: if a ping is due, check health; healthy: ping (in a
@@ -95,11 +96,14 @@ class DeadmanSwitch:
         try:
             answer = outbound.post(self.url, payload, {"Content-Type": "application/json"},
                                    timeout=self.timeout)
+            self.last_outcome = str(answer)
             if not 200 <= answer.status < 300:
                 log.warning("dead-man's switch: the receiver answered %s", answer)
         except outbound.OutboundError as exc:
+            self.last_outcome = f"not delivered: {exc}"
             log.warning("dead-man's switch: ping not delivered: %s", exc)
         except Exception:  # noqa: BLE001 - a ping's failure never reaches the engine
+            self.last_outcome = "failed"
             log.exception("dead-man's switch: ping failed")
         finally:
             self._sending.clear()
