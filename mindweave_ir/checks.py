@@ -42,3 +42,22 @@ def check_paging_engine(app_configs, **kwargs):
         errors.append(Error("PAGING_SEND_THREADS must be between 1 and 256",
                             hint="16 is the default.", id="mindweave_ir.E004"))
     return errors
+
+
+@register()
+def check_pager_monitoring(app_configs, **kwargs):
+    """/metrics' allowed networks must parse (an entry that does not would allow nothing,
+    silently), and DEADMAN_URL must be an http(s) URL (README "Monitoring the pager")."""
+    errors = [Error(f"METRICS_ALLOWED_NETWORKS entry {entry!r} is not a network",
+                    hint="Use comma-separated CIDRs, e.g. 10.0.5.0/24.",
+                    id="mindweave_ir.E030")
+              for entry in outbound.network_errors(getattr(settings, "METRICS_ALLOWED_NETWORKS",
+                                                           []) or [])]
+    url = getattr(settings, "DEADMAN_URL", "")
+    if url and not url.startswith(("http://", "https://")):
+        errors.append(Error("DEADMAN_URL must start with http:// or https://",
+                            hint="e.g. https://hc-ping.com/<uuid>", id="mindweave_ir.E031"))
+    if not 1 <= getattr(settings, "DEADMAN_INTERVAL", 60) <= 3600:
+        errors.append(Error("DEADMAN_INTERVAL must be between 1 and 3600 seconds",
+                            hint="60 is the default.", id="mindweave_ir.E032"))
+    return errors

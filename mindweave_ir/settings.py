@@ -286,6 +286,8 @@ CELERY_BEAT_SCHEDULE = {
     "incidents-automations": {"task": "incidents.tasks.run_automations", "schedule": 30.0},
     "incidents-drain-inbound": {"task": "incidents.tasks.drain_stale_inbound", "schedule": 10.0},
     "incidents-slack-tick": {"task": "incidents.tasks.slack_tick", "schedule": 30.0},
+    # Proves beat (and a worker) still run: /metrics shows its last run.
+    "oncall-beat-heartbeat": {"task": "oncall.tasks.beat_heartbeat", "schedule": 15.0},
 }
 
 # --- Paging --------------------------------------------------------------
@@ -315,6 +317,22 @@ TWILIO_API_BASE = os.environ.get("TWILIO_API_BASE", "https://api.twilio.com").rs
 SNS_HOST_PATTERN = r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?"
 SNS_CA_FILE = ""
 
+# --- Monitoring the pager (README "Monitoring the pager") ------------------------
+# /metrics answers a scraper that sends "Authorization: Bearer <METRICS_TOKEN>" or
+# connects from inside METRICS_ALLOWED_NETWORKS (comma-separated CIDRs, matched against
+# the peer address); with neither set it answers 404. Escalation lateness is a
+# histogram over notifications due in the last METRICS_LATENESS_WINDOW_MINUTES.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", [])
+METRICS_LATENESS_WINDOW_MINUTES = env_int("METRICS_LATENESS_WINDOW_MINUTES", 60)
+# Dead-man's switch: each paging engine POSTs to DEADMAN_URL every DEADMAN_INTERVAL
+# seconds while it is healthy (oncall/deadman.py), through the outbound client (so an
+# on-premise receiver needs OUTBOUND_ALLOWED_NETWORKS); each ping gives up after
+# DEADMAN_TIMEOUT seconds. Empty: no pings.
+DEADMAN_URL = os.environ.get("DEADMAN_URL", "")
+DEADMAN_INTERVAL = env_int("DEADMAN_INTERVAL", 60)
+DEADMAN_TIMEOUT = env_int("DEADMAN_TIMEOUT", 10)
+
 # --- Slack app (README "Slack") ------------------------------------------------
 # The bot token and signing secret of the Slack app; when unset here, Managers may
 # store them in the admin (Slack workspace). With neither, nothing talks to Slack.
@@ -334,7 +352,7 @@ HANDOFF_ACK_REMINDER_MINUTES = env_int("HANDOFF_ACK_REMINDER_MINUTES", 30)
 # --- Security --------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)

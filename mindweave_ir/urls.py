@@ -10,6 +10,7 @@ from .api import urls as api_urls
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     # Signing in and out; single sign-on under /oidc/ (README "Single sign-on").
     path("accounts/login/", sso.LoginView.as_view(), name="login"),

@@ -2,12 +2,14 @@
 
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from . import metrics as pager_metrics
 from .celery import app as celery_app
 from .syslibs import pdf_problem
 
@@ -55,6 +57,20 @@ def readyz(request):
     problem = pdf_problem()
     pdf = f"unavailable: {problem}" if problem else "ok"
     return JsonResponse({"ready": ready, **results, "pdf": pdf}, status=200 if ready else 503)
+
+
+@login_not_required
+@require_safe
+@never_cache
+def metrics(request):
+    """The pager's own metrics for Prometheus: bearer token or allowed network, no
+    session (mindweave_ir/metrics.py). Not configured: 404, as if absent; refused: 403."""
+    if not pager_metrics.configured():
+        raise Http404("/metrics is off: set METRICS_TOKEN or METRICS_ALLOWED_NETWORKS.")
+    if not pager_metrics.allowed(request):
+        return HttpResponse("Forbidden: a bearer token or an allowed network is required.\n",
+                            status=403, content_type="text/plain")
+    return HttpResponse(pager_metrics.render(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
 @login_not_required

@@ -18,6 +18,8 @@ PAGING_ENGINE_INTERVAL_MS apart and at once when a page is triggered (oncall/wak
    NOTIFICATION_HTTP_TIMEOUT (EMAIL_TIMEOUT for e-mail), so a slow or hanging
    receiver delays its own notifications only.
 3. Record the loop's time in this engine's EngineHeartbeat row.
+4. Once every DEADMAN_INTERVAL, if DEADMAN_URL is set and escalation is on time, ping
+   it from a thread of its own (oncall/deadman.py): a hanging receiver never delays 1-3.
 A database error is logged and the loop retried with backoff (0.5 s doubling to 5 s).
 `stop()` (SIGTERM) lets the sends in progress finish and returns; notifications not
 yet started were never claimed, so another engine (or this one, restarted) sends them.
@@ -40,6 +42,7 @@ from django.db.utils import DatabaseError, InterfaceError
 from django.utils import timezone
 
 from . import paging, wakeup
+from .deadman import DeadmanSwitch
 from .models import PHONE_KINDS, ContactKind, EngineHeartbeat
 
 log = logging.getLogger(__name__)
@@ -199,6 +202,7 @@ class PagingEngine:
         self._listener = Listener() if connection.vendor == "postgresql" else None
         self._failures = 0
         self._beat_at = None  # time.monotonic() of the last heartbeat written
+        self.deadman = DeadmanSwitch(self.name)
 
     def stop(self):
         """Ask the loop to finish (safe from a signal handler or another thread)."""
@@ -227,7 +231,8 @@ class PagingEngine:
             log.info("paging engine %s: stopped", self.name)
 
     def loop_once(self, now=None):
-        """Run due steps, hand due notifications to the senders, beat; the steps run."""
+        """Run due steps, hand due notifications to the senders, beat, ping the dead-man's
+        switch when due; the steps run."""
         now = now or timezone.now()
         steps = 0
         for page_id in paging.due_page_ids(now):
@@ -238,6 +243,7 @@ class PagingEngine:
         self.senders.offer(paging.due_notifications(timezone.now(), held=self.senders.held()))
         self.senders.dispatch()
         self._heartbeat(timezone.now())
+        self.deadman.after_loop(timezone.now())
         return steps
 
     def _step(self, page_id, now):

@@ -202,12 +202,14 @@ def _recipients(level, now):
     return list(level.get("user_ids", []))
 
 
-def _plan_notifications(page, level_number, user_ids, now):
+def _plan_notifications(page, level_number, user_ids, now, due):
     """Queue one Notification per person and enabled method; return who has none.
 
-    A method set to wait N minutes is due N minutes from now (cancelled if the page
-    is acknowledged first); immediate ones are due now: the engine that ran this step
-    sends them in the same loop (and any other is woken after commit).
+    A method set to wait N minutes is due N minutes after the step was due, `due`
+    (cancelled if the page is acknowledged first); immediate ones are due when the step
+    was: the engine that ran this step sends them in the same loop (and any other is
+    woken after commit). So `due_at` is when the person should have been notified and
+    `sending_at - due_at` is the whole lateness, the step's included (/metrics).
     """
     methods = ContactMethod.objects.filter(user_id__in=user_ids, disabled_at__isnull=True) \
         .select_related("user")
@@ -217,7 +219,7 @@ def _plan_notifications(page, level_number, user_ids, now):
             page=page, cycle=page.cycle, level=level_number, user=method.user,
             contact_method=method,
             defaults={"kind": method.kind, "queued_at": now,
-                      "due_at": now + timedelta(minutes=method.notify_after_minutes)},
+                      "due_at": due + timedelta(minutes=method.notify_after_minutes)},
         )
         reached.add(method.user_id)
         if made and method.notify_after_minutes == 0 and not rung:
@@ -242,6 +244,7 @@ def _step(page, now):
     4. Otherwise queue their notifications and wait the level's timeout.
     """
     levels = page.levels
+    due = min(page.next_step_at or now, now)
     for _ in range(len(levels) * (page.snapshot.get("repeat_count", 0) + 1) + 1):
         if page.next_level >= len(levels):
             if page.escalate and page.cycle < page.snapshot.get("repeat_count", 0):
@@ -261,7 +264,7 @@ def _step(page, now):
         number = level["position"]
         page.next_level += 1
         user_ids = _recipients(level, now)
-        unreachable = _plan_notifications(page, number, user_ids, now) if user_ids else []
+        unreachable = _plan_notifications(page, number, user_ids, now, due) if user_ids else []
         reached = [u for u in user_ids if u not in unreachable]
         if unreachable:
             _event(page, PageEventKind.SKIPPED, f"{_names(unreachable)} on level {number} "

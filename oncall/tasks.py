@@ -9,7 +9,7 @@ run harmless); nothing enqueues them any more.
 
 from celery import shared_task
 
-from . import engine, notices, paging
+from . import engine, metrics, notices, paging
 
 RETRY = {"acks_late": True, "autoretry_for": (Exception,), "retry_backoff": True,
          "max_retries": 5}
@@ -41,3 +41,10 @@ def audit():
     """Beat, every minute: fire and flag anything overdue; say if no engine is running."""
     running = "" if engine.check_running() else ", no paging engine running"
     return f"fixed {paging.audit()}{running}"
+
+
+@shared_task(acks_late=True)
+def beat_heartbeat():
+    """Beat, every 15 s: note that beat and a worker run (/metrics shows when, last)."""
+    metrics.note_beat()
+    return "noted"

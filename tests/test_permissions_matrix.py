@@ -501,6 +501,8 @@ ROWS = [
     # --- public: no login
     Row("GET", "healthz", u("healthz"), PUBLIC),
     Row("GET", "readyz", u("readyz"), PUBLIC),
+    # Off unless METRICS_TOKEN / METRICS_ALLOWED_NETWORKS are set; a session never opens it.
+    Row("GET", "metrics", u("metrics"), {role: "hidden" for role in ROLES}),
     Row("GET", "status", u("status"), PUBLIC),
     Row("GET", "status-json", u("status-json"), PUBLIC),
     Row("GET", "oncall:my-calendar-feed",

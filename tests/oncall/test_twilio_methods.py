@@ -87,7 +87,8 @@ def test_a_number_is_stored_in_e164_with_its_delay(typed, stored, ic, client, tw
 def test_a_voice_method_waits_its_delay_like_the_others(ic, twilio):
     ContactMethod.objects.create(user=ic, kind="voice", target=NUMBER, notify_after_minutes=3)
     page, notification = page_to(ic)
-    assert notification.due_at - notification.queued_at == timedelta(minutes=3)
+    # Due 3 minutes after its escalation step was due (the page's first: its creation).
+    assert notification.due_at - page.created_at == timedelta(minutes=3)
     assert paging.deliver(notification.pk) == "not mine"  # not due yet
     assert twilio.calls() == []
 
