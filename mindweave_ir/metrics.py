@@ -15,10 +15,11 @@ nobody: the page answers 404, as if it were not there.
 
 import hmac
 import ipaddress
-from functools import lru_cache
 
 from django.conf import settings
 from prometheus_client import CollectorRegistry, generate_latest
+
+from . import outbound
 
 _collectors = {}  # "module.Class" -> the collector
 
@@ -53,17 +54,6 @@ def render():
     return generate_latest(registry)
 
 
-@lru_cache(maxsize=8)
-def _networks(entries):
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            continue  # reported by the system check; an unreadable entry allows nothing
-    return tuple(networks)
-
-
 def configured():
     return bool(settings.METRICS_TOKEN or settings.METRICS_ALLOWED_NETWORKS)
 
@@ -82,4 +72,4 @@ def allowed(request):
     if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped:
         peer = peer.ipv4_mapped
     return any(peer.version == net.version and peer in net
-               for net in _networks(tuple(settings.METRICS_ALLOWED_NETWORKS)))
+               for net in outbound.parse_networks(tuple(settings.METRICS_ALLOWED_NETWORKS)))

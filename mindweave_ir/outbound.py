@@ -170,7 +170,8 @@ def internal_reason(ip: IPAddress) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _parse_networks(entries: tuple[str, ...]) -> tuple:
+def parse_networks(entries: tuple[str, ...]) -> tuple:
+    """The CIDRs among `entries` (a setting's list), as networks; cached."""
     networks = []
     for entry in entries:
         try:
@@ -192,7 +193,7 @@ def network_errors(entries) -> list[str]:
 
 
 def allowed_networks() -> tuple:
-    return _parse_networks(tuple(getattr(settings, ALLOW_SETTING, ()) or ()))
+    return parse_networks(tuple(getattr(settings, ALLOW_SETTING, ()) or ()))
 
 
 def refusal(ip: IPAddress) -> str | None:
