@@ -174,3 +174,58 @@ def insert_new(obj):
         cursor.execute(sql, params)
         obj.pk = cursor.fetchone()[0]
     obj._state.adding, obj._state.db = False, connection.alias
+
+
+def batches_writes():
+    """Whether new rows and repeated updates of a batch are written together at its end
+    (PostgreSQL, where ids can be taken ahead from the sequence); elsewhere each is
+    written at once, as before."""
+    return connection.vendor == "postgresql"
+
+
+def take_ids(model, count):
+    """`count` new primary keys from the model's sequence, ascending, in one round trip
+    (PostgreSQL; values taken are never given again, used or not, like any insert's)."""
+    quote = connection.ops.quote_name
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                       "FROM generate_series(1, %s)", [quote(table), pk, count])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def insert_many(objs):
+    """Insert new rows of one model whose primary keys are already set (take_ids), in
+    one statement: what insert_new does per row, for a batch's rows at once."""
+    if not objs:
+        return
+    model = type(objs[0])
+    quote = connection.ops.quote_name
+    fields = list(model._meta.local_concrete_fields)
+    columns = ", ".join(quote(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) " \
+          f"VALUES {', '.join([row] * len(objs))}"  # noqa: S608  # nosec B608
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection)
+              for obj in objs for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def add_counts(model, counts):
+    """Add to `count` and set `last_received_at` of existing rows in one statement:
+    counts is {pk: (how many to add, when last received)} (PostgreSQL)."""
+    if not counts:
+        return
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    count = quote(model._meta.get_field("count").column)
+    last = quote(model._meta.get_field("last_received_at").column)
+    rows = ", ".join(["(%s::bigint, %s::integer, %s::timestamptz)"] * len(counts))
+    sql = f"UPDATE {table} SET {count} = {table}.{count} + v.n, {last} = v.at " \
+          f"FROM (VALUES {rows}) AS v(id, n, at) WHERE {table}.{pk} = v.id"  # noqa: S608  # nosec B608
+    params = [value for key, (added, at) in counts.items() for value in (key, added, at)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
