@@ -15,6 +15,7 @@ by the same code as everywhere. Every other path gets the full stack.
 
 import os
 import re
+from contextlib import contextmanager
 
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
@@ -28,21 +29,27 @@ INBOUND_PATH = re.compile(
     r"|heartbeats/[^/]+/ping)\Z")
 
 
+@contextmanager
+def inbound_middleware():
+    """settings.MIDDLEWARE reads as settings.INBOUND_MIDDLEWARE meanwhile: for building
+    a handler (BaseHandler.load_middleware reads settings.MIDDLEWARE and has no other
+    way in), once, before it serves any request; the full list is given back after."""
+    from django.conf import settings
+
+    full = settings.MIDDLEWARE
+    settings.MIDDLEWARE = settings.INBOUND_MIDDLEWARE
+    try:
+        yield
+    finally:
+        settings.MIDDLEWARE = full
+
+
 class InboundHandler(WSGIHandler):
     """Django's WSGI handler on settings.INBOUND_MIDDLEWARE instead of MIDDLEWARE."""
 
     def load_middleware(self, is_async=False):
-        from django.conf import settings
-
-        # BaseHandler.load_middleware reads settings.MIDDLEWARE and has no other way
-        # in: it is given the short list while this handler is built (once, at
-        # import, before any request is served), then the full one back.
-        full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = settings.INBOUND_MIDDLEWARE
-        try:
+        with inbound_middleware():
             super().load_middleware(is_async)
-        finally:
-            settings.MIDDLEWARE = full
 
 
 full_application = get_wsgi_application()
