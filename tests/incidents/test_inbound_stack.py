@@ -182,3 +182,24 @@ def test_an_unexpected_error_is_a_500_logged_with_the_token_masked(monkeypatch, 
                      + [r.exc_text or "" for r in caplog.records])
     assert f"Internal Server Error: /api/v1/integrations/{MASK}/alertmanager" in text
     assert TOKEN not in text
+
+
+def test_a_heartbeat_ping_and_an_event_are_served_on_the_short_stack(seen):
+    from incidents import heartbeats
+    from incidents.models import IntegrationKind
+
+    integration, token = ingest.create_integration(name="Cron", kind=IntegrationKind.EVENTS)
+    _, ping_token = heartbeats.create_heartbeat(name="Backup", integration=integration,
+                                                interval_minutes=60)
+
+    answer = call("GET", f"/api/v1/heartbeats/{ping_token}/ping")
+    assert answer.status_code == 200 and answer.json()["heartbeat"] == "Backup"
+    assert "Content-Security-Policy" in answer.headers
+    assert call("GET", f"/api/v1/heartbeats/{TOKEN}/ping").status_code == 404
+
+    answer = call("POST", "/api/v1/events/v2/enqueue", json.dumps({
+        "routing_key": token, "event_action": "trigger", "dedup_key": "k",
+        "payload": {"summary": "s", "source": "x", "severity": "error"}}).encode())
+    assert answer.status_code == 202 and answer.json()["dedup_key"] == "k"
+    (request,) = seen  # the ping reads no body
+    assert not hasattr(request, "session") and not hasattr(request, "user")
