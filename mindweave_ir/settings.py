@@ -104,6 +104,22 @@ MIDDLEWARE = [
     "oncall.middleware.UserTimezoneMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+# The token-authenticated inbound endpoints (alert webhooks, the Events API, heartbeat
+# pings; mindweave_ir/wsgi.py routes them) run MIDDLEWARE without these, which do
+# nothing for a webhook (no session, user, form, message or login there) and cost
+# CPU on every alert. Security headers, bad-character refusal and errors are kept.
+INBOUND_SKIPPED_MIDDLEWARE = {
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "mindweave_ir.usercache.CachedUserMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "oncall.middleware.UserTimezoneMiddleware",
+    "axes.middleware.AxesMiddleware",
+}
+INBOUND_MIDDLEWARE = [m for m in MIDDLEWARE if m not in INBOUND_SKIPPED_MIDDLEWARE]
 
 # Login rate limiting (django-axes): after LOGIN_FAILURE_LIMIT wrong passwords for one
 # username from one address, that pair is refused (HTTP 429) for the cool-off time; after

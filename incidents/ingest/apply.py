@@ -23,7 +23,7 @@ from ..models import (
     Silence,
     Status,
 )
-from .store import insert_new
+from .store import add_counts, batches_writes, insert_many, insert_new, take_ids
 
 DETECTION_SOURCES = {
     IntegrationKind.ALERTMANAGER: DetectionSource.MONITORING,
@@ -38,11 +38,21 @@ class Batch:
     joined it. Kept up to date as the batch writes (only ingestion writes an
     integration's alerts, and only under its lock); forgotten after a failed body,
     whose savepoint undid writes these had seen. The incidents whose alert lists
-    changed are announced to their watchers once, when the batch is done."""
+    changed are announced to their watchers once, when the batch is done.
+
+    On PostgreSQL a batch's new alerts are inserted together and its repeats of an
+    alert added up, in one statement each, by flush() (receive.py calls it at the end
+    of the batch's savepoint, or of each body's): a new alert gets its id from the
+    sequence at once (ids taken ahead, one round trip), so its answer can name it.
+    Before anything else reads or writes an alert row the batch holds back, or reads
+    alerts by group or incident, the held-back writes are flushed first (written()),
+    so every statement sees what the messages before it did, in their order."""
 
     def __init__(self, integration, keys):
         self.integration, self.keys = integration, list(dict.fromkeys(keys))
         self.changed = set()
+        self.ids = []  # taken ahead from the sequence, used from the end
+        self.batched = batches_writes()
         self.forget()
 
     def announce(self):
@@ -53,6 +63,54 @@ class Batch:
 
     def forget(self):
         self.open, self.groups, self.joined, self.silences = None, {}, {}, None
+        self.unsaved, self.folds = {}, {}  # undone with the savepoint: never written
+
+    def add(self, alert):
+        """Save a new alert (or a known one routed anew): inserted at flush() when the
+        batch writes together, else at once. It has its id on return either way."""
+        if alert.pk is not None:  # a known alert routed anew: its row updated now
+            if alert.pk not in self.unsaved:  # (a held-back one's INSERT carries it)
+                self.written(alert)
+                insert_new(alert)
+            return
+        if not self.batched:
+            insert_new(alert)
+            return
+        if not self.ids:
+            # Enough for every key of the batch still without an open alert (this
+            # one among them); a key resolved and triggered again takes more later.
+            needed = sum(1 for open_alert in self.open.values() if open_alert is None)
+            self.ids = take_ids(Alert, max(1, needed))[::-1]
+        alert.pk = self.ids.pop()
+        self.unsaved[alert.pk] = alert
+
+    def fold(self, alert, now):
+        """One more message for an open alert: counted in memory, written at flush()
+        (or at once when the batch does not write together)."""
+        alert.count, alert.last_received_at = alert.count + 1, now
+        if alert.pk in self.unsaved:
+            return  # its INSERT carries the count
+        if not self.batched:
+            Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1,
+                                                     last_received_at=now)
+            return
+        added, _ = self.folds.get(alert.pk, (0, None))
+        self.folds[alert.pk] = (added + 1, now)
+
+    def written(self, alert=None):
+        """Before a statement reads or writes `alert`'s row (or, without one, reads
+        alerts by anything else): write what is held back."""
+        if alert is None or alert.pk in self.unsaved or alert.pk in self.folds:
+            self.flush()
+
+    def flush(self):
+        """Write the held-back new alerts and repeats: one statement each."""
+        if self.unsaved:
+            insert_many(list(self.unsaved.values()))
+            self.unsaved = {}
+        if self.folds:
+            add_counts(Alert, self.folds)
+            self.folds = {}
 
     def open_alert(self, key):
         if self.open is None:
@@ -61,6 +119,7 @@ class Batch:
                 for alert in self._open_alerts(key__in=self.keys[first:first + 500]):
                     self.open[alert.key] = alert
         if key not in self.open:
+            self.written()
             self.open[key] = self._open_alerts(key=key).first()
         return self.open[key]
 
@@ -81,6 +140,7 @@ class Batch:
     def group_incident(self, group_hash):
         """The open incident an earlier alert of this group went to, if any."""
         if group_hash not in self.groups:
+            self.written()
             alert = (Alert.objects.filter(integration=self.integration,
                                           group_hash=group_hash, incident__isnull=False)
                      .exclude(incident__status=Status.RESOLVED)
@@ -91,6 +151,8 @@ class Batch:
     def joined_count(self, incident):
         """Alerts in `incident`, counting the one just saved into it."""
         joined = self.joined.get(incident.pk)
+        if joined is None:
+            self.written()
         joined = Alert.objects.filter(incident=incident).count() if joined is None \
             else joined + 1
         self.joined[incident.pk] = joined
@@ -118,8 +180,7 @@ def _silenced_routing(why, silence):
 
 
 def _fold(context, alert, now):
-    Alert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_received_at=now)
-    alert.count, alert.last_received_at = alert.count + 1, now
+    context.fold(alert, now)
     _changed(context, alert)
 
 
@@ -151,7 +212,7 @@ def _trigger(context, message, now):
     silence = context.silence_for(message.labels, now)
     if silence is not None:
         alert.silence, alert.routing = silence, _silenced_routing(why, silence)
-        insert_new(alert)
+        context.add(alert)
         context.open[message.key] = alert
         return alert, f"new alert #{alert.pk} silenced by silence #{silence.pk}"
     alert, outcome = _route(context, alert, message, why)
@@ -169,6 +230,7 @@ def _refire_silenced(context, alert, message, now):
     if silence is not None:
         if silence.pk != alert.silence_id:
             alert.silence, alert.routing = silence, _silenced_routing(why, silence)
+            context.written(alert)
             Alert.objects.filter(pk=alert.pk).update(silence=silence, routing=alert.routing)
         return alert, f"folded into existing alert #{alert.pk}; still silenced by " \
                       f"silence #{silence.pk}"
@@ -186,7 +248,7 @@ def _route(context, alert, message, why):
         alert.incident = incident
         alert.routing = f"{why}: joined {incident.ref}, the open incident of its group; " \
                         "no page (the incident's own paging covers it)."
-        insert_new(alert)
+        context.add(alert)
         _changed(context, alert)
         _note_join(context, incident, message)
         return alert, f"new alert #{alert.pk} joined {incident.ref}"
@@ -204,7 +266,7 @@ def _route(context, alert, message, why):
     else:
         paged = "no page: no escalation policy applies"
     alert.routing = f"{why}: opened {incident.ref} at {alert.get_severity_display()}; {paged}."
-    insert_new(alert)
+    context.add(alert)
     context.groups[alert.group_hash] = incident
     context.joined[incident.pk] = 1
     return alert, f"new alert #{alert.pk} opened {incident.ref}; {paged}"
@@ -247,6 +309,7 @@ def _acknowledge(context, message, now):
         return None, "no open alert with this key; nothing changed"
     if alert.status == AlertStatus.ACKNOWLEDGED:
         return alert, f"alert #{alert.pk} was already acknowledged"
+    context.written(alert)
     Alert.objects.filter(pk=alert.pk).update(status=AlertStatus.ACKNOWLEDGED,
                                              acknowledged_at=now, last_received_at=now)
     alert.status, alert.acknowledged_at, alert.last_received_at = \
@@ -261,6 +324,7 @@ def _resolve(context, message, now):
     alert = context.open_alert(message.key)
     if alert is None:
         return None, "no open alert with this key; nothing changed"
+    context.written(alert)
     Alert.objects.filter(pk=alert.pk).update(status=AlertStatus.RESOLVED,
                                              resolved_at=min(message.ended_at or now, now),
                                              last_received_at=now)
@@ -279,6 +343,7 @@ def _note(context, message, now):
     alert = context.open_alert(message.key)
     if alert is None:
         return None, "no open alert with this key; noted nowhere, nothing paged"
+    context.written(alert)
     Alert.objects.filter(pk=alert.pk).update(last_received_at=now)
     alert.last_received_at = now
     if not alert.incident_id:

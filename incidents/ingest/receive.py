@@ -373,6 +373,7 @@ def _apply_batch(integration, batch, own):
         with transaction.atomic() if work else nullcontext():
             applied = [(payload, [_apply(context, m) for m in messages])
                        for payload, messages in work]
+            context.flush()
     except Exception:  # noqa: BLE001 - undone; body by body below finds which one
         context.forget()
         applied = [(payload, _apply_one(context, payload, messages, own))
@@ -407,7 +408,9 @@ def _apply_payload(context, messages):
     for attempt in range(RETRIES):
         try:
             with transaction.atomic():
-                return [_apply(context, message) for message in messages]
+                results = [_apply(context, message) for message in messages]
+                context.flush()
+                return results
         except IntegrityError:
             # Another writer opened the same key between our read and insert (only
             # possible without the lock); the retry reads afresh and folds into it.

@@ -10,11 +10,13 @@ building them through the ORM cost more than running them.
 """
 
 import json
+from datetime import date, datetime, time
 from functools import cache
 from typing import NamedTuple
 
 from django.db import connection
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from oncall.tokens import hash_token
 
@@ -174,3 +176,75 @@ def insert_new(obj):
         cursor.execute(sql, params)
         obj.pk = cursor.fetchone()[0]
     obj._state.adding, obj._state.db = False, connection.alias
+
+
+def batches_writes():
+    """Whether new rows and repeated updates of a batch are written together at its end
+    (PostgreSQL, where ids can be taken ahead from the sequence); elsewhere each is
+    written at once, as before."""
+    return connection.vendor == "postgresql"
+
+
+def take_ids(model, count):
+    """`count` new primary keys from the model's sequence, ascending, in one round trip
+    (PostgreSQL; values taken are never given again, used or not, like any insert's)."""
+    quote = connection.ops.quote_name
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                       "FROM generate_series(1, %s)", [quote(table), pk, count])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+@cache
+def _insert_many_statement(model):
+    """INSERT of every concrete column (the key included) from rows given as one JSON
+    array: the statement stays the same whatever the number of rows, so the driver
+    parses it once (a VALUES list of rows x columns placeholders is parsed anew each
+    time, which cost more than the insert saved)."""
+    quote = connection.ops.quote_name
+    fields = list(model._meta.local_concrete_fields)
+    columns = ", ".join(quote(f.column) for f in fields)
+    typed = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT {columns} " \
+          f"FROM jsonb_to_recordset(%s::jsonb) AS v({typed})"  # noqa: S608  # nosec B608
+    return sql, fields
+
+
+def _json_value(value):
+    if isinstance(value, Jsonb):
+        return value.obj
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return value
+
+
+def insert_many(objs):
+    """Insert new rows of one model whose primary keys are already set (take_ids), in
+    one statement (PostgreSQL): what insert_new does per row, for a batch's rows."""
+    if not objs:
+        return
+    sql, fields = _insert_many_statement(type(objs[0]))
+    rows = [{f.column: _json_value(f.get_db_prep_save(f.pre_save(obj, True), connection))
+             for f in fields} for obj in objs]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps(rows)])
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
+
+
+def add_counts(model, counts):
+    """Add to `count` and set `last_received_at` of existing rows in one statement:
+    counts is {pk: (how many to add, when last received)} (PostgreSQL)."""
+    if not counts:
+        return
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
+    count = quote(model._meta.get_field("count").column)
+    last = quote(model._meta.get_field("last_received_at").column)
+    rows = "jsonb_to_recordset(%s::jsonb) AS v(id bigint, n integer, at timestamptz)"
+    sql = f"UPDATE {table} SET {count} = {table}.{count} + v.n, {last} = v.at " \
+          f"FROM {rows} WHERE {table}.{pk} = v.id"  # noqa: S608  # nosec B608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [json.dumps([{"id": key, "n": added, "at": at.isoformat()}
+                                         for key, (added, at) in counts.items()])])

@@ -1,6 +1,7 @@
 """Where an ingest request's time goes: cProfile over requests made in this process
-through Django's test client (all middleware, the view, the database: the bench's
-PostgreSQL and Redis), one alert per body.
+through Django's test client (the middleware stack the served path gets, the short
+one for the inbound endpoints as mindweave_ir/wsgi.py chooses; the view, the
+database: the bench's PostgreSQL and Redis), one alert per body.
 
     python -m tests.bench.ingest_profile     (alone; the ingest benchmark also runs it)
 
@@ -77,6 +78,25 @@ def _run(label, work, requests, *, calls=None):
             "top": _top(profile, requests)}
 
 
+class _ProductionStacks:
+    """The test client's handler, but choosing the middleware stack as
+    mindweave_ir.wsgi does: the short one for the inbound endpoints."""
+
+    def __init__(self):
+        from django.test.client import ClientHandler
+
+        from mindweave_ir.wsgi import INBOUND_PATH, inbound_middleware
+
+        self.full, self.path = ClientHandler(False), INBOUND_PATH
+        self.inbound = ClientHandler(False)
+        with inbound_middleware():
+            self.inbound.load_middleware()  # else loaded at its first request
+
+    def __call__(self, environ):
+        handler = self.inbound if self.path.match(environ["PATH_INFO"]) else self.full
+        return handler(environ)
+
+
 def profile_paths(requests=REQUESTS):
     """Profile the request paths and the drain (see the module docstring)."""
     from django.core.cache import cache
@@ -87,6 +107,7 @@ def profile_paths(requests=REQUESTS):
     from incidents.models import IntegrationKind
 
     client = Client(HTTP_HOST="127.0.0.1")
+    client.handler = _ProductionStacks()  # the inbound paths' short stack, as served
     results = []
     run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
 
