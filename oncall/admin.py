@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
 
-from . import services, slack, teams
+from . import services, slack
 from .forms.people import clean_target
 from .forms.policies import EscalationPolicyForm
 from .models import (
@@ -163,7 +163,7 @@ class TeamAdmin(ManagerAdminMixin, admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        teams.sync_team_schedules(form.instance, by=request.user)
+        services.sync_team_schedules(form.instance, by=request.user)
 
 
 class EscalationLevelInline(ManagerAdminMixin, admin.TabularInline):

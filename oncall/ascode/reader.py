@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import policies, services, teams
+from .. import services
 from ..forms.policies import EscalationLevelForm, EscalationPolicyForm
 from ..forms.schedules import ScheduleForm
 from ..models import (
@@ -83,7 +83,7 @@ class _Reader(FileValues):
         if before == spec:
             return name
         try:
-            teams.save_team(existing, name=name, description=spec.get("description", ""),
+            services.save_team(existing, name=name, description=spec.get("description", ""),
                                lead=lead, members=members, by=self.by, now=self.now)
         except ValidationError as exc:
             for key, messages in exc.message_dict.items():
@@ -320,14 +320,14 @@ class _Reader(FileValues):
                 ok = False
                 self.form_errors(level_form, rule, rwhat, {"timeout_minutes": "timeout"})
         if ok:
-            policies.save_policy(existing, form=form, level_forms=level_forms, by=self.by)
+            services.save_policy(existing, form=form, level_forms=level_forms, by=self.by)
             self.record("escalation policy", name, before, spec)
         return name
 
     def prune_unmentioned(self, team_names, schedule_names, policy_names):
         for policy in EscalationPolicy.objects.exclude(name__in=policy_names).order_by("name"):
             self.plan.changes.append(Change("-", "escalation policy", policy.name))
-            policies.delete_policy(policy, by=self.by)
+            services.delete_policy(policy, by=self.by)
         for schedule in Schedule.objects.exclude(name__in=schedule_names).order_by("name"):
             try:
                 services.delete_schedule(schedule, by=self.by)
@@ -337,7 +337,7 @@ class _Reader(FileValues):
             self.plan.changes.append(Change("-", "schedule", schedule.name))
         for team in Team.objects.exclude(name__in=team_names).order_by("name"):
             self.plan.changes.append(Change("-", "team", team.name))
-            teams.delete_team(team, by=self.by)
+            services.delete_team(team, by=self.by)
 
 
 class _DryRun(Exception):
@@ -356,7 +356,7 @@ def apply_text(text, *, path="<file>", by, dry_run=False, prune=False, now=None)
        found; a dry run rolls back a clean run too, after computing its plan.
     """
     try:
-        doc = yaml.load(text, Loader=LineLoader)  # noqa: S506 - LineLoader is a SafeLoader
+        doc = yaml.load(text, Loader=LineLoader)  # noqa: S506  # nosec B506: a SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise FileRefused(path, [(mark.line + 1 if mark else None,
@@ -398,7 +398,7 @@ def apply_text(text, *, path="<file>", by, dry_run=False, prune=False, now=None)
 # The services log each write; inside a run that may still be refused or is a dry
 # run those lines would record changes that never happen, so the run logs its own
 # after the commit.
-SERVICE_LOGGERS = ("oncall.services", "oncall.teams", "oncall.policies")
+SERVICE_LOGGERS = ("oncall.services",)
 audit = logging.getLogger("oncall.services")
 
 

@@ -20,8 +20,7 @@ from ..models import (
     known_timezones,
     validate_timezone,
 )
-from ..services import EARLIEST_START, LATEST_START, MAX_CUSTOM_HOURS
-from ..teams import team_rotation_members
+from ..services import EARLIEST_START, LATEST_START, MAX_CUSTOM_HOURS, team_rotation_members
 
 ROTATION_FIELDS = ("rotation_kind", "custom_length_hours", "timezone", "handoff_time",
                    "handoff_day", "starts_on")

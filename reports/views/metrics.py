@@ -50,7 +50,7 @@ def _data_version_sql():
     """_data_version's five index lookups in one statement (one round trip; it is
     all a repeat view of the page runs). Names from the models' metadata, quoted."""
     quote = connection.ops.quote_name
-    newest = [f"(SELECT MAX({quote(column)}) FROM {quote(model._meta.db_table)})"  # noqa: S608
+    newest = [f"(SELECT MAX({quote(column)}) FROM {quote(model._meta.db_table)})"  # noqa: S608  # nosec B608
               for model, columns in ((Incident, ("id", "updated_at")),
                                      (PostIncidentReview, ("id", "updated_at")),
                                      (Notification, ("id",)))

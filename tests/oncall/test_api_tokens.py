@@ -2,6 +2,7 @@
 revoked by their owner (another person's token is not found)."""
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from oncall import services
 from oncall.models import ApiToken
@@ -61,7 +62,7 @@ def test_the_owner_revokes_and_nobody_else_can(client, responder, django_user_mo
 def test_revoking_someone_elses_token_in_the_service_needs_a_manager(responder, ic, manager):
     row, _ = services.create_api_token(responder, name="bot")
 
-    with pytest.raises(services.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         services.revoke_api_token(row, by=ic)
     services.revoke_api_token(row, by=manager)
 

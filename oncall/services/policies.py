@@ -7,9 +7,9 @@ import logging
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from .services import can_manage_schedules
+from .schedules import can_manage_schedules
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("oncall.services")
 
 
 @transaction.atomic

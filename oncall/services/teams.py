@@ -10,10 +10,10 @@ import logging
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
-from .models import Team, TeamMember
-from .services import can_manage_schedules, update_schedule
+from ..models import Team, TeamMember
+from .schedules import can_manage_schedules, update_schedule
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("oncall.services")
 
 
 def team_rotation_members(current, team_members):

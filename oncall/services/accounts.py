@@ -1,8 +1,4 @@
-"""Writes for people's accounts made or updated by single sign-on (oncall/sso.py).
-
-A services module in all but name: oncall/services.py is near the 500-line bar the
-architecture test sets, so these live beside it until it becomes a package.
-"""
+"""Writes for people's accounts made or updated by single sign-on (oncall/sso.py)."""
 
 import logging
 
@@ -11,9 +7,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from .roles import Role
+from ..roles import Role
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("oncall.services")
 
 
 @transaction.atomic
