@@ -5,7 +5,7 @@ from django.conf import settings
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.utils.html import format_html
 
-from .inputs import BAD_TEXT_MESSAGE, bad_query_characters
+from .inputs import BAD_TEXT_MESSAGE, bad_query_characters, has_bad_characters
 
 
 class ContentSecurityPolicyMiddleware:
@@ -26,8 +26,9 @@ class ContentSecurityPolicyMiddleware:
 
 
 class RefuseBadCharactersMiddleware:
-    """Answer 400 to a query string or form body holding NUL or a lone surrogate, before
-    any view, form or filter sees it (issue 16).
+    """Answer 400 to a path, query string or form body holding NUL or a lone surrogate,
+    before any view, form or filter sees it (issue 16; the path: a URL's `<str:...>`
+    part, an INC id or a token, is looked up in the database too).
 
     No database text column takes NUL (PostgreSQL raises DataError), so every form,
     filter, admin page and hand-read parameter would otherwise need its own check.
@@ -41,7 +42,7 @@ class RefuseBadCharactersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        bad = bad_query_characters(request.GET) or (
+        bad = has_bad_characters(request.path) or bad_query_characters(request.GET) or (
             request.method == "POST" and request.content_type in self.FORM_TYPES
             and bad_query_characters(request.POST))
         if not bad:

@@ -137,6 +137,15 @@ def test_a_nul_in_any_form_or_query_string_is_a_400_with_the_reason(ic, ui):
     assert not ApiToken.objects.exists()
 
 
+@pytest.mark.parametrize("path", ["/incidents/INC-%00/", "/incidents/INC-%00/live/",
+                                  "/api/v1/integrations/a%00b/alertmanager",
+                                  "/oncall/schedules/1%00/"])
+def test_a_nul_in_the_path_is_a_400_never_a_database_error(incident, ui, path):
+    response = ui.get(path)
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
+
+
 def test_a_nul_in_a_timeline_form_is_a_400_and_stores_nothing(incident, ui):
     before = snapshot(incident)
 
