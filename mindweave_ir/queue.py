@@ -26,8 +26,8 @@ def enqueue_on_commit(task, *args, once_within=None, **kwargs):
     current transaction commits; at once when there is none.
 
     `once_within=(key, seconds)` sends nothing if a wake-up with the same cache key was
-    sent less than `seconds` ago and not yet taken (the task deletes the key when it
-    starts): under a storm, one task at a time instead of one per request. The key
+    sent less than `seconds` ago and not yet taken (the task deletes the key, then
+    reads its work): under a storm, one task at a time instead of one per request. The key
     only saves work; if the cache forgets it, a second wake-up is sent, no more.
     """
     transaction.on_commit(lambda: send(task, *args, once_within=once_within, **kwargs))

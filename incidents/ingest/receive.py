@@ -47,7 +47,7 @@ from .apply import Batch
 from .apply import apply_message as _apply  # a module global: tests replace it to fail
 from .cloudwatch import parse_alarm_notification
 from .parse import PayloadError, load_json, parse_alertmanager, parse_event, routing_key_of
-from .store import lock_integration, settle, store_payload
+from .store import lock_integration, pending_count, settle, store_payload
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,10 @@ REQUEST_BUDGET = 1.0  # seconds a request may spend draining others' bodies
 TASK_BUDGET = 10.0  # seconds a drain task works before it hands over to a new task
 STALE_AFTER = timedelta(seconds=5)  # received this long ago and still pending: the beat's
 WAKE_TTL = 10  # seconds: at most one drain task enqueued per integration meanwhile
+LINGER = 0.2  # seconds: while bodies keep coming, a drain task reads at most this often
+GATHER_POLL = 0.025  # seconds between its looks at how many bodies are pending meanwhile
+DRAINING = "draining"  # the wake flag's value while a drain task holds it
+TRUST = 0.2  # seconds a web process trusts a drain task's flag it saw (_trusted_drains)
 QUEUED = "queued"
 _GENERATED_KEYS = uuid.UUID("6b0f3f8e-2d6c-4f1e-9a57-1f4b8f0c2e11")
 
@@ -182,14 +186,28 @@ def _accept(payload, messages):
     the request answers "queued" at once, without trying the lock. Otherwise it takes
     the flag, and gives it back once it holds the lock (before reading what is pending,
     so whoever saw the flag meanwhile is drained by it), or, finding the lock taken,
-    sends the task the flag announces."""
+    sends the task the flag announces.
+
+    A drain task that holds the flag reads again and again while bodies keep coming,
+    and, once it stops, reads a last time at least TRUST after giving the flag back.
+    So a process that saw it held at t may answer "queued" without asking the cache
+    for bodies committed before t + TRUST (_trusted_drains): under a storm most
+    requests are then the INSERT alone (the cache round trip was a third of a
+    request's CPU)."""
     integration_id = payload.integration_id
+    if _trusted_drains.get(integration_id, 0.0) > time.monotonic():
+        return _queued(messages)
     claimed = _claim_wake(integration_id)
     if not claimed and _flag_shared():
+        _trust_if_draining(integration_id)
         return _queued(messages)
     done = _drain(integration_id, wait=False, own=_Own(payload.pk, messages),
                   budget=REQUEST_BUDGET, give_back_wake=claimed)
-    if done.busy and claimed:
+    if done.busy and claimed and not done.settled:
+        # Taken at the first try: the flag is still ours, and its task must be sent.
+        # (Taken later, after this drain held the lock and gave the flag back, the
+        # holder took the lock after that, so it reads this body, and drains or sends
+        # a task for what is pending when it stops: a second task would only wait.)
         transaction.on_commit(lambda: _wake(integration_id))
     elif done.more:
         enqueue_drain(integration_id)
@@ -254,12 +272,14 @@ def enqueue_drain(integration_id):
     """Wake a worker to drain the integration once this transaction commits.
 
     One wake-up at a time per integration: the flag in the cache says a drain task is
-    enqueued and not yet started; the task clears it before it reads what is pending,
-    so it will see every body committed before the flag was read. Under a storm that
-    is one task at a time instead of one per request, and (rule 2) requests that see
-    the flag answer "queued" without trying the lock. The flag only saves work: if the
-    broker lost the task (or the cache is per process, as when embedded), the flag
-    expires after WAKE_TTL and the beat (drain_stale) finds the bodies anyway.
+    on its way (enqueued, or running and going to read again); whoever clears it reads
+    what is pending afterwards (a drain task before its last read, a request's drain
+    once it holds the lock), so every body committed before the flag was seen set is
+    read. Under a storm that is one task at a time instead of one per request, and
+    (rule 2) requests that see the flag answer "queued" without trying the lock. The
+    flag only saves work: if the broker lost the task (or the cache is per process, as
+    when embedded), the flag expires after WAKE_TTL and the beat (drain_stale) finds
+    the bodies anyway.
     """
     enqueue_on_commit("incidents.tasks.drain_inbound", integration_id,
                       once_within=(_wake_key(integration_id), WAKE_TTL))
@@ -274,6 +294,37 @@ def _claim_wake(integration_id):
     except Exception:  # noqa: BLE001 - the flag only saves work
         log.warning("the drain wake flag could not be read; trying the lock")
         return True
+
+
+def _hold_wake(integration_id):
+    """Set the wake flag, whoever set it, to say a drain task holds it: one that will
+    read again, and a last time TRUST after it gives the flag back (see _accept)."""
+    try:
+        cache.set(_wake_key(integration_id), DRAINING, timeout=WAKE_TTL)
+    except Exception:  # noqa: BLE001 - the flag only saves work
+        log.warning("the drain wake flag could not be set")
+
+
+# Integration id -> monotonic time until which this process answers "queued" without
+# asking the cache: a drain task held the flag when it was last asked (_accept).
+_trusted_drains = {}
+
+
+def forget_trusted_drains():
+    """Trust no drain task seen so far (the cache was emptied: tests)."""
+    _trusted_drains.clear()
+
+
+def _trust_if_draining(integration_id):
+    """The flag is set: if a drain task holds it, trust that task for TRUST from before
+    the flag was read (so from before the task can have given it back)."""
+    asked = time.monotonic()
+    try:
+        held = cache.get(_wake_key(integration_id)) == DRAINING
+    except Exception:  # noqa: BLE001 - the flag only saves work
+        held = False
+    if held:
+        _trusted_drains[integration_id] = asked + TRUST
 
 
 def _give_back_wake(integration_id):
@@ -298,14 +349,50 @@ def _pending(integration_id):
 
 def drain(integration_id, *, budget=TASK_BUDGET):
     """Task: wait for the integration's lock and apply its pending bodies; returns how
-    many were settled. Past `budget` seconds a new task takes over the rest."""
-    _give_back_wake(integration_id)  # before reading: see enqueue_drain
-    if not _pending(integration_id).exists():
+    many were settled. Past `budget` seconds a new task takes over the rest.
+
+    While bodies keep coming (a storm: each read finds new ones), the task stays: it
+    holds the wake flag (set by the request that sent it; DRAINING once it has read),
+    so requests meanwhile answer "queued" without trying the lock or sending another
+    task, and it reads again once bodies have gathered (_gather: at most LINGER after
+    its last read), so each transaction applies what came in meanwhile instead of one
+    or two bodies (a loop of tiny batches cost three times the CPU per body). A read
+    that finds nothing ends that: the flag is given back, then, once no process trusts
+    it any longer (TRUST, see _accept), what is pending is read a last time (see
+    enqueue_drain)."""
+    deadline = time.monotonic() + budget
+    settled, held = 0, False
+    while time.monotonic() < deadline:
+        started = time.monotonic()
+        done = _drain(integration_id, wait=True, deadline=deadline, caught_up=True)
+        settled += done.settled
+        if not done.settled:
+            break
+        _hold_wake(integration_id)  # more may be coming: this task reads again
+        held = True
+        _gather(integration_id, until=min(started + LINGER, deadline))
+    _give_back_wake(integration_id)  # before the last read
+    if held and _flag_shared():
+        time.sleep(TRUST + GATHER_POLL)  # until every process's trust in it has run out
+    if settled == 0 and not _pending(integration_id).exists():
         return 0  # the usual case: a request's drain already took them
-    done = _drain(integration_id, wait=True, budget=budget)
+    done = _drain(integration_id, wait=True, deadline=max(deadline, time.monotonic() + 1.0))
     if done.more:
         enqueue_drain(integration_id)
-    return done.settled
+    return settled + done.settled
+
+
+def _gather(integration_id, *, until):
+    """Wait for bodies to gather before the next read, until `until` (a monotonic time)
+    at most: less once a full batch is pending, or once what is pending stopped
+    growing between two looks (the senders paused: what came need not wait longer)."""
+    seen = 0  # just read up to the last one
+    while (left := until - time.monotonic()) > 0:
+        time.sleep(min(GATHER_POLL, left))
+        pending = pending_count(integration_id, BATCH)
+        if pending >= BATCH or pending == seen:
+            return
+        seen = pending
 
 
 def drain_stale(*, now=None):
@@ -318,15 +405,18 @@ def drain_stale(*, now=None):
     return sum(drain(integration_id) for integration_id in list(stale))
 
 
-def _drain(integration_id, *, wait, own=None, budget=None, until_own=False,
-           give_back_wake=False):
+def _drain(integration_id, *, wait, own=None, budget=None, deadline=None, until_own=False,
+           caught_up=False, give_back_wake=False):
     """Apply the integration's pending bodies in id order, BATCH per transaction, until
-    none is pending, or `budget` seconds are spent (own body applied or not: the
-    caller then answers "queued" for it), or (`until_own`) the own body is applied:
-    bodies received after it were queued by their requests, which found the lock
-    taken and enqueued a drain task. `give_back_wake`: the caller set the wake flag,
-    cleared here once the lock is held, before the first read of what is pending."""
-    deadline = time.monotonic() + budget if budget is not None else None
+    none is pending, or `budget` seconds are spent (or the `deadline`, a monotonic
+    time, is past; own body applied or not: the caller then answers "queued" for it),
+    or (`until_own`) the own body is applied: bodies received after it were queued by
+    their requests, which found the lock taken and enqueued a drain task, or
+    (`caught_up`) a batch was not full. `give_back_wake`: the caller set the wake
+    flag, cleared here once the lock is held, before the first read of what is
+    pending."""
+    if budget is not None:
+        deadline = time.monotonic() + budget
     settled, own_outcome = 0, None
     while True:
         with transaction.atomic():
@@ -346,6 +436,8 @@ def _drain(integration_id, *, wait, own=None, budget=None, until_own=False,
             own_outcome = outcomes[own.pk]
             if until_own:
                 return _Drained(settled, own_outcome, busy=False, more=False)
+        if caught_up and len(batch) < BATCH:
+            return _Drained(settled, own_outcome, busy=False, more=False)
         if deadline is not None and time.monotonic() >= deadline:
             more = _pending(integration_id).exists()
             return _Drained(settled, own_outcome, busy=False, more=more)
