@@ -30,6 +30,7 @@ DETECTION_SOURCES = {
     IntegrationKind.EVENTS: DetectionSource.PAGERDUTY,
     IntegrationKind.CLOUDWATCH: DetectionSource.CLOUDWATCH,
 }
+JOIN_NOTES = 20  # alerts joining an incident are noted one by one up to this many
 
 
 class Batch:
@@ -149,12 +150,14 @@ class Batch:
         return self.groups[group_hash]
 
     def joined_count(self, incident):
-        """Alerts in `incident`, counting the one just saved into it."""
+        """Alerts in `incident`, counting the one just saved into it; counted up to
+        JOIN_NOTES + 2 only (all _note_join needs to know), so a storm's thousands are
+        not counted again by each batch."""
         joined = self.joined.get(incident.pk)
         if joined is None:
             self.written()
-        joined = Alert.objects.filter(incident=incident).count() if joined is None \
-            else joined + 1
+        joined = Alert.objects.filter(incident=incident).order_by()[:JOIN_NOTES + 2].count() \
+            if joined is None else joined + 1
         self.joined[incident.pk] = joined
         return joined
 
@@ -270,9 +273,6 @@ def _route(context, alert, message, why):
     context.groups[alert.group_hash] = incident
     context.joined[incident.pk] = 1
     return alert, f"new alert #{alert.pk} opened {incident.ref}; {paged}"
-
-
-JOIN_NOTES = 20  # alerts joining an incident are noted one by one up to this many
 
 
 def _note_join(context, incident, message):

@@ -183,7 +183,15 @@ class Alert(models.Model):
                 name="uniq_open_alert_key",
             ),
         ]
-        indexes = [models.Index(fields=["integration", "key", "status"])]
+        indexes = [
+            models.Index(fields=["integration", "key", "status"]),
+            # Ingestion's "the open incident of this group": the group's latest alert
+            # with an incident first, not every alert the group ever had (a storm's
+            # thousands were read and sorted once per batch).
+            models.Index(fields=["integration", "group_hash", "created_at", "id"],
+                         name="incidents_alert_group_latest",
+                         condition=Q(incident__isnull=False)),
+        ]
 
     def __str__(self):
         return f"{self.integration.name}: {self.summary[:60]}"
