@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from incidents.views import inbound, slack, status_page
+from incidents.views import slack, status_page
 from oncall.views import phone, sso
 
 from . import views
@@ -22,12 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("oncall/", include("oncall.urls")),
     path("reports/", include("reports.urls")),
-    path("api/v1/integrations/<str:token>/alertmanager", inbound.alertmanager_webhook,
-         name="alertmanager-webhook"),
-    path("api/v1/integrations/<str:token>/cloudwatch", inbound.cloudwatch_sns,
-         name="cloudwatch-sns"),
-    path("api/v1/events/v2/enqueue", inbound.events_enqueue, name="events-enqueue"),
-    path("api/v1/heartbeats/<str:token>/ping", inbound.heartbeat_ping, name="heartbeat-ping"),
+    path("", include("mindweave_ir.inbound_urls")),
     path("api/v1/", api_urls()),
     path("twilio/sms", phone.sms, name="twilio-sms"),
     path("twilio/voice", phone.voice, name="twilio-voice"),

@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from functools import cache
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 
@@ -55,6 +55,20 @@ def _stored_fields():
     return [f for f in InboundPayload._meta.local_concrete_fields if not f.primary_key]
 
 
+# The columns of a stored row that each request gives (the integration's id comes
+# from the statement's SELECT); every other column takes its default.
+GIVEN = ("received_at", "body", "outcome")
+
+
+@cache
+def _defaults():
+    """(field, None if given else its default as the database takes it) for each column
+    of a stored row but the integration's: defaults are the same for every body, so
+    prepared once."""
+    return [(f, None if f.name in GIVEN else f.get_db_prep_save(f.get_default(), connection))
+            for f in _stored_fields() if f.name != "integration"]
+
+
 @cache
 def _statements(vendor):
     """The statements, built once from the models' table and column names (quoted;
@@ -78,6 +92,8 @@ def _statements(vendor):
     store = f"INSERT INTO {pay} ({columns}) SELECT {values} FROM {integ} " \
             f"WHERE {match} RETURNING {pid}, {integration_id}"  # noqa: S608  # nosec B608
     lock = f"SELECT * FROM {integ} WHERE {iid} = %s FOR NO KEY UPDATE"  # noqa: S608  # nosec B608
+    pending = f"SELECT count(*) FROM (SELECT 1 FROM {pay} WHERE {integration_id} = %s " \
+              f"AND {outcome} = %s LIMIT %s) AS p"  # noqa: S608  # nosec B608
     if vendor == "postgresql":
         rows = "jsonb_to_recordset(%s::jsonb) AS v(id bigint, outcome text, error text, " \
                "result text)"
@@ -86,7 +102,7 @@ def _statements(vendor):
     else:
         values = f"{outcome} = %s, {error} = %s, {result} = %s"
         settle = f"UPDATE {pay} SET {values} WHERE {pid} = %s"  # noqa: S608  # nosec B608
-    return {"store": store, "lock": lock, "settle": settle}
+    return {"store": store, "lock": lock, "settle": settle, "pending": pending}
 
 
 def store_for_token(token, kind, body):
@@ -103,11 +119,10 @@ def store_for_token(token, kind, body):
         if integration is None:
             return None
         return Stored(store_payload(integration, text).pk, integration.pk)
-    given = {"received_at": timezone.now(), "body": text,
-             "outcome": PayloadOutcome.RECEIVED.value}
-    params = [f.get_db_prep_save(given[f.name] if f.name in given else f.get_default(),
-                                 connection)
-              for f in _stored_fields() if f.name != "integration"]
+    given = dict(zip(GIVEN, (timezone.now(), text, PayloadOutcome.RECEIVED.value),
+                     strict=True))
+    params = [f.get_db_prep_save(given[f.name], connection) if f.name in given else default
+              for f, default in _defaults()]
     with connection.cursor() as cursor:
         cursor.execute(_statements(connection.vendor)["store"],
                        [*params, hash_token(token), str(kind), True])
@@ -129,6 +144,15 @@ def lock_integration(integration_id, *, wait):
     sql = _statements(connection.vendor)["lock"] + ("" if wait else " SKIP LOCKED")
     rows = list(Integration.objects.raw(sql, [integration_id]))
     return rows[0] if rows else None
+
+
+def pending_count(integration_id, at_most):
+    """How many of the integration's bodies are pending, counted up to `at_most`: one
+    short statement (a draining task asks it every few milliseconds)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_statements(connection.vendor)["pending"],
+                       [integration_id, PayloadOutcome.RECEIVED.value, at_most])
+        return cursor.fetchone()[0]
 
 
 def settle(payloads):
@@ -225,7 +249,8 @@ def insert_many(objs):
     if not objs:
         return
     sql, fields = _insert_many_statement(type(objs[0]))
-    rows = [{f.column: _json_value(f.get_db_prep_save(f.pre_save(obj, True), connection))
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's: `connection` looks it up per use
+    rows = [{f.column: _json_value(f.get_db_prep_save(f.pre_save(obj, True), db))
              for f in fields} for obj in objs]
     with connection.cursor() as cursor:
         cursor.execute(sql, [json.dumps(rows)])

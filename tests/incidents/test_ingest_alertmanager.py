@@ -200,7 +200,8 @@ def test_a_nul_byte_in_the_body_is_kept_readable_and_refused(api, prometheus):
     assert "\ufffd" in InboundPayload.objects.get().body
 
 
-@pytest.mark.parametrize("bad", ["\\ud800", "\\u0000", "\\udfff\\ud800"])
+@pytest.mark.parametrize("bad", ["\\ud800", "\\u0000", "\\udfff\\ud800", "\\uDC00",
+                                 "\\uD9FF\\u0026"])
 def test_a_bad_character_in_one_label_is_replaced_and_every_alert_is_kept(api, prometheus,
                                                                          default_policy, bad):
     """Issue 16: a lone surrogate or NUL in one label value used to fail the whole body
