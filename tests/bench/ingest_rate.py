@@ -13,12 +13,15 @@ met; non-zero only when it cannot measure. `measure()` returns the headline figu
    (DATABASE_URL / REDIS_URL override; the database name must contain `bench`):
    migrate, purge this Redis database's queue, start gunicorn (WORKERS processes), a
    worker (drains what requests queued) and beat (drains what a lost task left).
-2. /healthz at SENDERS concurrent clients: the machine's HTTP ceiling in this run,
+2. A warm-up nothing is measured in (warm_up): /healthz and both inbound paths on
+   every worker, and a drain.
+   /healthz at SENDERS concurrent clients: the machine's HTTP ceiling in this run,
    measured before the first round and again after each, so every round is compared
    with the mean of the two around it (the machine may be shared).
-3. Per round, on a fresh integration: SENDERS threads POST bodies on kept-alive
-   connections, then replay REPLAYS of their own alerts (which must fold, not double),
-   then resolve their first alert (which must end resolved: order kept). Rounds:
+3. Per round, on a fresh integration: SENDERS threads POST bodies (built before the
+   clock starts, as a load generator's are) on kept-alive connections, then replay
+   REPLAYS of their own alerts (which must fold, not double), then resolve their
+   first alert (which must end resolved: order kept). Rounds:
    Alertmanager one alert per body (distinct fingerprints, one alert group), the
    Events API one event per body (each sender re-triggering its own dedup_key: the
    request path with the cheapest apply), Alertmanager ten alerts per body.
@@ -76,6 +79,7 @@ REPLAYS = 25
 WORKERS = 4
 WORKER_CONCURRENCY = 2
 HEALTHZ_PER_CLIENT = 250
+WARM_UP_BODIES = 25  # per sender and inbound path, before anything is measured
 SETTLE_TIMEOUT = 60  # after the last answer, how long bodies may take to be applied
 RATE_BAR = 200.0  # alerts/s, ten per body
 RATIO_BAR = 0.40  # one alert per body: this share of /healthz's requests/s
@@ -160,9 +164,11 @@ QUEUED_ANSWER = {"alertmanager": (200, "Payload queued"), "events": (202, "Event
 DONE_ANSWER = {"alertmanager": (200, "Payload processed"), "events": (202, "Event processed")}
 
 
-def sender(port, target, number, per_body, results):
+def sender(port, target, bodies, results):
+    """POST `bodies` ([(body, messages in it)], built before the clock starts, as a load
+    generator's requests are) in order on one kept-alive connection."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    for payload, messages in _bodies(target, number, per_body):
+    for payload, messages in bodies:
         status, data, seconds, conn = _request(conn, port, "POST", target.path, payload)
         try:
             answer = (status, json.loads(data).get("message"))
@@ -173,13 +179,13 @@ def sender(port, target, number, per_body, results):
     conn.close()
 
 
-def healthz_round(port):
-    """SENDERS clients GET /healthz HEALTHZ_PER_CLIENT times each: requests/s, p50/p95."""
+def healthz_round(port, per_client=HEALTHZ_PER_CLIENT):
+    """SENDERS clients GET /healthz `per_client` times each: requests/s, p50/p95."""
     latencies, failures = [], []
 
     def client():
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for _ in range(HEALTHZ_PER_CLIENT):
+        for _ in range(per_client):
             status, _, seconds, conn = _request(conn, port, "GET", "/healthz")
             (latencies if status == 200 else failures).append(seconds)
         conn.close()
@@ -204,20 +210,46 @@ def _unsettled(integration):
                                          outcome=PayloadOutcome.RECEIVED).count()
 
 
+def _target(kind, name):
+    """A fresh integration of `kind` and where its senders POST."""
+    from incidents import ingest
+
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+    integration, token = ingest.create_integration(name=f"{name}-{run_id}", kind=kind)
+    path = f"/api/v1/integrations/{token}/alertmanager" if kind == "alertmanager" \
+        else "/api/v1/events/v2/enqueue"
+    return integration, Target(kind, path, token, run_id)
+
+
+def warm_up(port):
+    """Before anything is measured: every gunicorn worker serves /healthz and both
+    inbound paths, and a drain runs, so no round pays a worker's first requests (its
+    lazy imports, its first connections)."""
+    healthz_round(port, per_client=50)
+    for kind, per_body in ROUNDS[:2]:
+        integration, target = _target(kind, "bench-warm-up")
+        results = []
+        threads = [threading.Thread(target=sender, args=(
+            port, target, list(_bodies(target, i, per_body))[:WARM_UP_BODIES], results))
+            for i in range(SENDERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_until(lambda integration=integration: _unsettled(integration) == 0,
+                   SETTLE_TIMEOUT, interval=0.02)
+
+
 def measure_round(port, kind, per_body):
     """One round on a fresh integration: send, wait until every body is settled, then
     count from the database."""
-    from incidents import ingest
     from incidents.models import Alert, AlertStatus, InboundPayload, PayloadOutcome
 
-    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
-    integration, token = ingest.create_integration(name=f"bench-ingest-{run_id}", kind=kind)
-    path = f"/api/v1/integrations/{token}/alertmanager" if kind == "alertmanager" \
-        else "/api/v1/events/v2/enqueue"
-    target = Target(kind, path, token, run_id)
+    integration, target = _target(kind, "bench-ingest")
+    run_id = target.run_id
     results = []
-    threads = [threading.Thread(target=sender, args=(port, target, i, per_body, results))
-               for i in range(SENDERS)]
+    threads = [threading.Thread(target=sender, args=(
+        port, target, list(_bodies(target, i, per_body)), results)) for i in range(SENDERS)]
     log(f"{KIND_NAMES[kind]}: {SENDERS} senders x {ALERTS_PER_SENDER} alerts (+{REPLAYS} "
         f"replays and a resolve each), {per_body} per body")
     started = time.perf_counter()
@@ -308,6 +340,8 @@ def measure(env=None, details=None):
                              f"{BENCH_DIR / 'ingest-gunicorn.log'}")
         log("waiting for the worker")
         wait_for_worker(app, nodename, processes)
+        log("warming up")
+        warm_up(port)
         log(f"/healthz at {SENDERS} clients")
         healthz = [healthz_round(port)]
         rounds = []
