@@ -144,10 +144,13 @@ class Alert(models.Model):
     and whether that paged anyone.
     """
 
-    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="alerts")
+    # Not indexed alone: the indexes below lead with it (each index is written by every
+    # alert a storm brings).
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="alerts",
+                                    db_index=False)
     key = models.CharField(max_length=255, help_text="Fingerprint or dedup key.")
     group_key = models.TextField(blank=True, help_text="Alertmanager's groupKey, or the dedup key.")
-    group_hash = models.CharField(max_length=64, db_index=True, editable=False)
+    group_hash = models.CharField(max_length=64, editable=False)
     status = models.CharField(max_length=20, choices=AlertStatus.choices,
                               default=AlertStatus.TRIGGERED, db_index=True)
     summary = models.CharField(max_length=1024)
