@@ -11,8 +11,10 @@ met; non-zero only when it cannot measure. `measure()` returns the headline figu
 
 1. Setup as the paging benchmark, on its own database and Redis database by default
    (DATABASE_URL / REDIS_URL override; the database name must contain `bench`):
-   migrate, purge this Redis database's queue, start gunicorn (WORKERS processes), a
-   worker (drains what requests queued) and beat (drains what a lost task left).
+   migrate, VACUUM ANALYZE the tables the rounds write (vacuum: the database is kept
+   from run to run), purge this Redis database's queue, start gunicorn (WORKERS
+   processes), a worker (drains what requests queued) and beat (drains what a lost
+   task left).
 2. A warm-up nothing is measured in (warm_up): /healthz and both inbound paths on
    every worker, and a drain.
    /healthz at SENDERS concurrent clients: the machine's HTTP ceiling in this run,
@@ -301,6 +303,21 @@ def _env():
     return env
 
 
+def vacuum():
+    """VACUUM ANALYZE the tables the rounds write: each run settles thousands of bodies
+    (an UPDATE each) on a database the benchmark keeps, and a PostgreSQL without
+    autovacuum (a CI machine's setting; production keeps it on) would otherwise make
+    every run slower than the last."""
+    from django.db import connection
+
+    from incidents.models import Alert, InboundPayload
+
+    tables = ", ".join(connection.ops.quote_name(model._meta.db_table)
+                       for model in (InboundPayload, Alert))
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM ANALYZE {tables}")
+
+
 def measure(env=None, details=None):
     """Run the benchmark; return [{"what", "figure", "bar", "met"}]. `details`, a dict
     if given, receives what render() needs for the full report. Raises SetupError when
@@ -316,6 +333,8 @@ def measure(env=None, details=None):
     django.setup()
     from mindweave_ir.celery import app
 
+    log("vacuuming")
+    vacuum()
     purged = purge_queue(app)
     if purged:
         log(f"purged {purged} stale task(s) from the broker")
