@@ -15,8 +15,9 @@ DESIGN.md's reliability rules, in order:
    that finds it taken answers "queued" without waiting, and a task drains later.
    One that sees a drain task already on its way (the wake flag, see enqueue_drain)
    answers "queued" without trying the lock: under a storm a request is then one
-   INSERT (the token checked in it, store.py) and one cache round trip, and the
-   task applies the bodies BATCH to a transaction.
+   INSERT (the token checked in it, store.py), mostly without even a cache round
+   trip (a drain task that stays while the storm lasts is trusted, see _accept), and
+   the task applies what gathered meanwhile, up to BATCH to a transaction.
    A body that raises is marked failed (error kept) without undoing the others.
 3. A firing alert joins the open incident of its group (Alertmanager's groupKey,
    the Events API's dedup_key) or opens one that pages on-call like a declared one.
@@ -183,10 +184,10 @@ def _accept(payload, messages):
 
     A drain task already on its way (the wake flag set, on a cache all processes
     share) will read what is pending after it starts, this committed body among them:
-    the request answers "queued" at once, without trying the lock. Otherwise it takes
-    the flag, and gives it back once it holds the lock (before reading what is pending,
-    so whoever saw the flag meanwhile is drained by it), or, finding the lock taken,
-    sends the task the flag announces.
+    a request that reads the flag set answers "queued" at once, without trying the
+    lock. Otherwise it takes the flag, and gives it back once it holds the lock (before
+    reading what is pending, so whoever saw the flag meanwhile is drained by it), or,
+    finding the lock taken, sends the task the flag announces.
 
     A drain task that holds the flag reads again and again while bodies keep coming,
     and, once it stops, reads a last time at least TRUST after giving the flag back.
@@ -197,9 +198,11 @@ def _accept(payload, messages):
     integration_id = payload.integration_id
     if _trusted_drains.get(integration_id, 0.0) > time.monotonic():
         return _queued(messages)
+    shared = _flag_shared()
+    if shared and _wake_seen(integration_id):  # the usual case under a storm: one read
+        return _queued(messages)
     claimed = _claim_wake(integration_id)
-    if not claimed and _flag_shared():
-        _trust_if_draining(integration_id)
+    if not claimed and shared:
         return _queued(messages)
     done = _drain(integration_id, wait=False, own=_Own(payload.pk, messages),
                   budget=REQUEST_BUDGET, give_back_wake=claimed)
@@ -315,16 +318,18 @@ def forget_trusted_drains():
     _trusted_drains.clear()
 
 
-def _trust_if_draining(integration_id):
-    """The flag is set: if a drain task holds it, trust that task for TRUST from before
-    the flag was read (so from before the task can have given it back)."""
+def _wake_seen(integration_id):
+    """Whether the wake flag is set; if a drain task holds it, trust that task for
+    TRUST from before the flag was read (so from before the task can have given it
+    back). A cache that fails counts as no flag (the caller goes on to claim it)."""
     asked = time.monotonic()
     try:
-        held = cache.get(_wake_key(integration_id)) == DRAINING
+        flag = cache.get(_wake_key(integration_id))
     except Exception:  # noqa: BLE001 - the flag only saves work
-        held = False
-    if held:
+        return False
+    if flag == DRAINING:
         _trusted_drains[integration_id] = asked + TRUST
+    return flag is not None
 
 
 def _give_back_wake(integration_id):
