@@ -111,13 +111,13 @@ def empty_cache():
     the next test's versions too (as after a database restore: README "Production")."""
     from django.core.cache import cache
 
-    from incidents.ingest import receive
+    from incidents.ingest import wake
 
     cache.clear()
-    receive.forget_trusted_drains()  # what this process saw in the cache, kept by it
+    wake.forget_trusted()  # what this process saw in the cache, kept by it
     yield
     cache.clear()
-    receive.forget_trusted_drains()
+    wake.forget_trusted()
 
 
 @pytest.fixture(autouse=True)

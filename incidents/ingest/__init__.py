@@ -20,7 +20,6 @@ from .receive import (
     Receipt,
     drain,
     drain_stale,
-    enqueue_drain,
     mark_failed,
     raise_internal,
     receive_alertmanager,
@@ -36,6 +35,7 @@ from .subscriptions import (
     receive_sns,
     store_sns_message,
 )
+from .wake import enqueue_drain
 
 __all__ = [
     "MAX_BODY_BYTES",

@@ -13,7 +13,7 @@ DESIGN.md's reliability rules, in order:
    The lock "combines": a request that gets it at once applies every received body
    of the integration (its own among them) and answers with its own results; one
    that finds it taken answers "queued" without waiting, and a task drains later.
-   One that sees a drain task already on its way (the wake flag, see enqueue_drain)
+   One that sees a drain task already on its way (the wake flag, wake.py)
    answers "queued" without trying the lock: under a storm a request is then one
    INSERT (the token checked in it, store.py), mostly without even a cache round
    trip (a drain task that stays while the storm lasts is trusted, see _accept), and
@@ -36,14 +36,11 @@ from contextlib import nullcontext
 from datetime import timedelta
 from typing import NamedTuple
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
-from django.core.cache.backends.locmem import LocMemCache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mindweave_ir.queue import enqueue_on_commit, send
-
 from ..models import InboundPayload, IntegrationKind, PayloadOutcome
+from . import wake
 from .apply import Batch
 from .apply import apply_message as _apply  # a module global: tests replace it to fail
 from .cloudwatch import parse_alarm_notification
@@ -58,11 +55,8 @@ BATCH = 100  # bodies applied per transaction (and per lock hold)
 REQUEST_BUDGET = 1.0  # seconds a request may spend draining others' bodies
 TASK_BUDGET = 10.0  # seconds a drain task works before it hands over to a new task
 STALE_AFTER = timedelta(seconds=5)  # received this long ago and still pending: the beat's
-WAKE_TTL = 10  # seconds: at most one drain task enqueued per integration meanwhile
 LINGER = 0.2  # seconds: while bodies keep coming, a drain task reads at most this often
 GATHER_POLL = 0.025  # seconds between its looks at how many bodies are pending meanwhile
-DRAINING = "draining"  # the wake flag's value while a drain task holds it
-TRUST = 0.2  # seconds a web process trusts a drain task's flag it saw (_trusted_drains)
 QUEUED = "queued"
 _GENERATED_KEYS = uuid.UUID("6b0f3f8e-2d6c-4f1e-9a57-1f4b8f0c2e11")
 
@@ -192,16 +186,16 @@ def _accept(payload, messages):
     A drain task that holds the flag reads again and again while bodies keep coming,
     and, once it stops, reads a last time at least TRUST after giving the flag back.
     So a process that saw it held at t may answer "queued" without asking the cache
-    for bodies committed before t + TRUST (_trusted_drains): under a storm most
+    for bodies committed before t + TRUST (wake.trusted): under a storm most
     requests are then the INSERT alone (the cache round trip was a third of a
     request's CPU)."""
     integration_id = payload.integration_id
-    if _trusted_drains.get(integration_id, 0.0) > time.monotonic():
+    if wake.trusted(integration_id):
         return _queued(messages)
-    shared = _flag_shared()
-    if shared and _wake_seen(integration_id):  # the usual case under a storm: one read
+    shared = wake.shared()
+    if shared and wake.seen(integration_id):  # the usual case under a storm: one read
         return _queued(messages)
-    claimed = _claim_wake(integration_id)
+    claimed = wake.claim(integration_id)
     if not claimed and shared:
         return _queued(messages)
     done = _drain(integration_id, wait=False, own=_Own(payload.pk, messages),
@@ -211,9 +205,9 @@ def _accept(payload, messages):
         # (Taken later, after this drain held the lock and gave the flag back, the
         # holder took the lock after that, so it reads this body, and drains or sends
         # a task for what is pending when it stops: a second task would only wait.)
-        transaction.on_commit(lambda: _wake(integration_id))
+        transaction.on_commit(lambda: wake.wake(integration_id))
     elif done.more:
-        enqueue_drain(integration_id)
+        wake.enqueue_drain(integration_id)
     if isinstance(done.own, Exception):
         raise done.own
     if done.own is not None:
@@ -260,93 +254,6 @@ class _Drained(NamedTuple):
     more: bool  # the budget ran out with bodies still pending
 
 
-def _wake_key(integration_id):
-    return f"ingest:drain-enqueued:{integration_id}"
-
-
-def _flag_shared():
-    """Whether the wake flag is seen by every process (Redis), so a request may rely on
-    a flag another process set; a per-process cache (embedded) only saves sending a
-    second task."""
-    return not isinstance(caches[DEFAULT_CACHE_ALIAS], LocMemCache)
-
-
-def enqueue_drain(integration_id):
-    """Wake a worker to drain the integration once this transaction commits.
-
-    One wake-up at a time per integration: the flag in the cache says a drain task is
-    on its way (enqueued, or running and going to read again); whoever clears it reads
-    what is pending afterwards (a drain task before its last read, a request's drain
-    once it holds the lock), so every body committed before the flag was seen set is
-    read. Under a storm that is one task at a time instead of one per request, and
-    (rule 2) requests that see the flag answer "queued" without trying the lock. The
-    flag only saves work: if the broker lost the task (or the cache is per process, as
-    when embedded), the flag expires after WAKE_TTL and the beat (drain_stale) finds
-    the bodies anyway.
-    """
-    enqueue_on_commit("incidents.tasks.drain_inbound", integration_id,
-                      once_within=(_wake_key(integration_id), WAKE_TTL))
-
-
-def _claim_wake(integration_id):
-    """Set the wake flag if it is not set: True if this caller set it (and must now
-    drain or send the task), False if a wake-up is already on its way. A cache that
-    fails counts as no flag: the caller tries the lock, as without the flag."""
-    try:
-        return bool(cache.add(_wake_key(integration_id), 1, timeout=WAKE_TTL))
-    except Exception:  # noqa: BLE001 - the flag only saves work
-        log.warning("the drain wake flag could not be read; trying the lock")
-        return True
-
-
-def _hold_wake(integration_id):
-    """Set the wake flag, whoever set it, to say a drain task holds it: one that will
-    read again, and a last time TRUST after it gives the flag back (see _accept)."""
-    try:
-        cache.set(_wake_key(integration_id), DRAINING, timeout=WAKE_TTL)
-    except Exception:  # noqa: BLE001 - the flag only saves work
-        log.warning("the drain wake flag could not be set")
-
-
-# Integration id -> monotonic time until which this process answers "queued" without
-# asking the cache: a drain task held the flag when it was last asked (_accept).
-_trusted_drains = {}
-
-
-def forget_trusted_drains():
-    """Trust no drain task seen so far (the cache was emptied: tests)."""
-    _trusted_drains.clear()
-
-
-def _wake_seen(integration_id):
-    """Whether the wake flag is set; if a drain task holds it, trust that task for
-    TRUST from before the flag was read (so from before the task can have given it
-    back). A cache that fails counts as no flag (the caller goes on to claim it)."""
-    asked = time.monotonic()
-    try:
-        flag = cache.get(_wake_key(integration_id))
-    except Exception:  # noqa: BLE001 - the flag only saves work
-        return False
-    if flag == DRAINING:
-        _trusted_drains[integration_id] = asked + TRUST
-    return flag is not None
-
-
-def _give_back_wake(integration_id):
-    try:
-        cache.delete(_wake_key(integration_id))
-    except Exception:  # noqa: BLE001 - it expires after WAKE_TTL; the beat drains meanwhile
-        log.warning("the drain wake flag could not be cleared")
-
-
-def _wake(integration_id):
-    """Send the drain task the flag this caller set announces; if it cannot be sent,
-    clear the flag, so the next request tries the lock itself (the beat finds the
-    bodies meanwhile)."""
-    if not send("incidents.tasks.drain_inbound", integration_id):
-        _give_back_wake(integration_id)
-
-
 def _pending(integration_id):
     return InboundPayload.objects.filter(integration_id=integration_id,
                                          outcome=PayloadOutcome.RECEIVED)
@@ -363,8 +270,7 @@ def drain(integration_id, *, budget=TASK_BUDGET):
     its last read), so each transaction applies what came in meanwhile instead of one
     or two bodies (a loop of tiny batches cost three times the CPU per body). A read
     that finds nothing ends that: the flag is given back, then, once no process trusts
-    it any longer (TRUST, see _accept), what is pending is read a last time (see
-    enqueue_drain)."""
+    it any longer (wake.TRUST), what is pending is read a last time (see wake.py)."""
     deadline = time.monotonic() + budget
     settled, held = 0, False
     while time.monotonic() < deadline:
@@ -373,17 +279,17 @@ def drain(integration_id, *, budget=TASK_BUDGET):
         settled += done.settled
         if not done.settled:
             break
-        _hold_wake(integration_id)  # more may be coming: this task reads again
+        wake.hold(integration_id)  # more may be coming: this task reads again
         held = True
         _gather(integration_id, until=min(started + LINGER, deadline))
-    _give_back_wake(integration_id)  # before the last read
-    if held and _flag_shared():
-        time.sleep(TRUST + GATHER_POLL)  # until every process's trust in it has run out
+    wake.give_back(integration_id)  # before the last read
+    if held:
+        wake.wait_out_trust()  # until no process trusts it any longer
     if settled == 0 and not _pending(integration_id).exists():
         return 0  # the usual case: a request's drain already took them
     done = _drain(integration_id, wait=True, deadline=max(deadline, time.monotonic() + 1.0))
     if done.more:
-        enqueue_drain(integration_id)
+        wake.enqueue_drain(integration_id)
     return settled + done.settled
 
 
@@ -429,7 +335,7 @@ def _drain(integration_id, *, wait, own=None, budget=None, deadline=None, until_
             if locked is None:
                 return _Drained(settled, own_outcome, busy=True, more=False)
             if give_back_wake:
-                _give_back_wake(integration_id)
+                wake.give_back(integration_id)
                 give_back_wake = False
             batch = list(_pending(integration_id).order_by("id")
                          .only("id", "integration_id", "body")[:BATCH])

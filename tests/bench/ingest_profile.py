@@ -104,7 +104,7 @@ def profile_paths(requests=REQUESTS):
     from django.test import Client
 
     from incidents import ingest
-    from incidents.ingest import receive
+    from incidents.ingest import receive, wake
     from incidents.models import IntegrationKind
 
     client = Client(HTTP_HOST="127.0.0.1")
@@ -121,7 +121,7 @@ def profile_paths(requests=REQUESTS):
 
     def drain_on_its_way(integration):
         """A drain task holds the flag, as under a storm: requests trust it."""
-        cache.set(receive._wake_key(integration.pk), receive.DRAINING, timeout=600)
+        cache.set(wake.key(integration.pk), wake.DRAINING, timeout=600)
 
     am, am_token = fresh(IntegrationKind.ALERTMANAGER, "am-queued")
     path = f"/api/v1/integrations/{am_token}/alertmanager"

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from incidents import ingest, tasks
-from incidents.ingest import receive
+from incidents.ingest import receive, wake
 from incidents.models import (
     Alert,
     AlertStatus,
@@ -34,7 +34,7 @@ EVENTS_URL = "/api/v1/events/v2/enqueue"
 def shared_flag(monkeypatch):
     """The wake flag as Redis keeps it: one for every process (here, the cache)."""
     cache.clear()
-    monkeypatch.setattr(receive, "_flag_shared", lambda: True)
+    monkeypatch.setattr(wake, "shared", lambda: True)
     yield
     cache.clear()
 
@@ -60,11 +60,11 @@ def post_event(client, body):
 
 def on_its_way(integration):
     """A drain task has been sent for the integration and has not started yet."""
-    assert cache.add(receive._wake_key(integration.pk), 1, timeout=receive.WAKE_TTL)
+    assert cache.add(wake.key(integration.pk), 1, timeout=wake.WAKE_TTL)
 
 
 def flag_set(integration):
-    return cache.get(receive._wake_key(integration.pk)) is not None
+    return cache.get(wake.key(integration.pk)) is not None
 
 
 # --- the request path ---------------------------------------------------------------
@@ -125,7 +125,7 @@ def test_a_request_that_finds_the_lock_taken_sends_one_task_for_all_that_follow(
     integration, token = prometheus
     monkeypatch.setattr(receive, "lock_integration", lambda *args, **kwargs: None)
     sent = []
-    monkeypatch.setattr(receive, "send", lambda name, *args: sent.append((name, args)) or True)
+    monkeypatch.setattr(wake, "send", lambda name, *args: sent.append((name, args)) or True)
 
     with django_capture_on_commit_callbacks(execute=True):
         first = post_am(client, token, am_body(("web-1", "firing")))
@@ -143,7 +143,7 @@ def test_a_wake_up_that_cannot_be_sent_clears_the_flag(
     task that never comes (the beat drains what is left meanwhile)."""
     integration, token = prometheus
     monkeypatch.setattr(receive, "lock_integration", lambda *args, **kwargs: None)
-    monkeypatch.setattr(receive, "send", lambda *args: False)
+    monkeypatch.setattr(wake, "send", lambda *args: False)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = post_am(client, token, am_body(("web-1", "firing")))

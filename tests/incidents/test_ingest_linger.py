@@ -1,7 +1,7 @@
 """A drain task under a storm (issue 19 item 2): it stays while bodies keep coming,
 applying what gathered meanwhile in one transaction; it holds the wake flag meanwhile,
 so requests answer "queued" without trying the lock; a web process that saw the flag
-held trusts that task for receive.TRUST without asking the cache again; and the task's
+held trusts that task for wake.TRUST without asking the cache again; and the task's
 last read comes after every such trust ran out, so no body it trusted is left behind.
 
 Runs on any database, in one thread: what "arrives while the task waits" is posted
@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from incidents import ingest
-from incidents.ingest import apply, receive
+from incidents.ingest import apply, receive, wake
 from incidents.models import Alert, InboundPayload, Incident, IntegrationKind, PayloadOutcome
 from tests.incidents.test_ingest_queue import am_body
 
@@ -23,15 +23,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def shared_flag(monkeypatch):
     """The wake flag as Redis keeps it: one for every process (here, the cache)."""
-    monkeypatch.setattr(receive, "_flag_shared", lambda: True)
+    monkeypatch.setattr(wake, "shared", lambda: True)
 
 
 @pytest.fixture
 def long_trust(monkeypatch):
     """TRUST long enough for no trust to run out during a test on a slow machine, and
     the task's wait for it (time.sleep) cut short; the waits are recorded."""
-    monkeypatch.setattr(receive, "TRUST", 60.0)
-    waits, real_sleep = [], receive.time.sleep
+    monkeypatch.setattr(wake, "TRUST", 60.0)
+    waits, real_sleep = [], wake.time.sleep
 
     def sleep(seconds):
         waits.append(seconds)
@@ -65,9 +65,9 @@ def cache_asked(monkeypatch):
     """How requests asked the cache about the wake flag: "get" (is it set?), "add"
     (claim it)."""
     asked = []
-    seen, claim = receive._wake_seen, receive._claim_wake
-    monkeypatch.setattr(receive, "_wake_seen", lambda pk: asked.append("get") or seen(pk))
-    monkeypatch.setattr(receive, "_claim_wake", lambda pk: asked.append("add") or claim(pk))
+    seen, claim = wake.seen, wake.claim
+    monkeypatch.setattr(wake, "seen", lambda pk: asked.append("get") or seen(pk))
+    monkeypatch.setattr(wake, "claim", lambda pk: asked.append("add") or claim(pk))
     return asked
 
 
@@ -91,7 +91,7 @@ def arrivals(monkeypatch, token, rounds):
 
 
 def flag(integration):
-    return cache.get(receive._wake_key(integration.pk))
+    return cache.get(wake.key(integration.pk))
 
 
 def test_a_task_stays_while_bodies_come_and_applies_each_gathering_in_one_transaction(
@@ -110,7 +110,7 @@ def test_a_task_stays_while_bodies_come_and_applies_each_gathering_in_one_transa
     # the other 14 answered without a round trip.
     assert cache_asked == ["get"]
     assert flag(integration) is None  # given back
-    assert long_trust == [receive.TRUST + receive.GATHER_POLL]  # then the last read
+    assert long_trust == [wake.TRUST + wake.MARGIN]  # then the last read
     assert not InboundPayload.objects.exclude(outcome=PayloadOutcome.PROCESSED).exists()
     assert Alert.objects.count() == 18
     assert Incident.objects.count() == 1
@@ -124,12 +124,12 @@ def test_a_body_trusted_to_the_task_after_it_gave_the_flag_back_is_applied_by_it
     integration, token = prometheus
     ingest.store_payload(integration, am_body(("web-1", "firing")))
     arrivals(monkeypatch, token, [["web-2"]])  # seen held: the process trusts the task
-    monkeypatch.setattr(receive, "TRUST", 60.0)  # no trust runs out on a slow machine
+    monkeypatch.setattr(wake, "TRUST", 60.0)  # no trust runs out on a slow machine
     late = []
-    real_sleep = receive.time.sleep
+    real_sleep = wake.time.sleep
 
     def sleep(seconds):
-        if seconds >= receive.TRUST and not late:
+        if seconds >= wake.TRUST and not late:
             assert flag(integration) is None  # given back before the wait
             late.append(post(token, "web-late").json()["message"])
         real_sleep(min(seconds, 0.01))
@@ -147,26 +147,26 @@ def test_a_body_trusted_to_the_task_after_it_gave_the_flag_back_is_applied_by_it
 def test_a_process_trusts_only_a_draining_task_and_only_for_trust_seconds(
         prometheus, cache_asked, long_trust):
     integration, token = prometheus
-    key = receive._wake_key(integration.pk)
+    key = wake.key(integration.pk)
 
-    cache.set(key, 1, timeout=receive.WAKE_TTL)  # a request's claim: a task on its way
+    cache.set(key, 1, timeout=wake.WAKE_TTL)  # a request's claim: a task on its way
     assert post(token, "web-1").json()["message"] == "Payload queued"
     assert post(token, "web-2").json()["message"] == "Payload queued"
     assert cache_asked == ["get", "get"]  # one read each, and no trust in a claim
 
-    cache.set(key, receive.DRAINING, timeout=receive.WAKE_TTL)
+    cache.set(key, wake.DRAINING, timeout=wake.WAKE_TTL)
     cache_asked.clear()
     assert post(token, "web-3").json()["message"] == "Payload queued"
     assert post(token, "web-4").json()["message"] == "Payload queued"
     assert cache_asked == ["get"]  # trusted from the first on
 
-    receive._trusted_drains[integration.pk] -= receive.TRUST  # TRUST seconds later
+    wake._trusted[integration.pk] -= wake.TRUST  # TRUST seconds later
     cache_asked.clear()
     assert post(token, "web-5").json()["message"] == "Payload queued"
     assert cache_asked == ["get"]
 
     cache.delete(key)  # the task gave it back; TRUST later, a request claims the flag
-    receive._trusted_drains[integration.pk] -= receive.TRUST
+    wake._trusted[integration.pk] -= wake.TRUST
     cache_asked.clear()
     assert post(token, "web-6").json()["message"] == "Payload processed"  # the lock free
     assert cache_asked == ["get", "add"]
@@ -187,7 +187,7 @@ def test_a_request_that_drained_and_then_found_the_lock_taken_sends_no_task(
     monkeypatch.setattr(receive, "lock_integration", lock_once)
     monkeypatch.setattr(receive, "BATCH", 1)  # a second turn of the lock after the first
     sent = []
-    monkeypatch.setattr(receive, "send", lambda name, *args: sent.append((name, args)) or True)
+    monkeypatch.setattr(wake, "send", lambda name, *args: sent.append((name, args)) or True)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = post(token, "web-1")
@@ -204,7 +204,7 @@ def test_the_storm_note_is_written_once_across_batches(prometheus, default_polic
     """Joining alerts are counted up to JOIN_NOTES + 2 only, batch after batch."""
     integration, _ = prometheus
     monkeypatch.setattr(receive, "_gather", lambda integration_id, *, until: None)
-    monkeypatch.setattr(receive, "TRUST", 0)
+    monkeypatch.setattr(wake, "TRUST", 0)
     for key in range(apply.JOIN_NOTES + 5):
         ingest.store_payload(integration, am_body((f"web-{key}", "firing")))
         ingest.drain(integration.pk)  # a batch each

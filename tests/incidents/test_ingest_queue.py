@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.test import Client
 
 from incidents import ingest, tasks
-from incidents.ingest import receive
+from incidents.ingest import wake
 from incidents.models import (
     Alert,
     AlertStatus,
@@ -286,7 +286,7 @@ def test_a_trigger_queued_behind_the_lock_is_applied_before_a_later_resolve(
         queued = post_event(event(token, "trigger"))
     # Its task was lost and the wake flag expired: the next request tries the lock (a
     # flag still set would have it answer "queued" and leave both to the task).
-    cache.delete(receive._wake_key(integration.pk))
+    cache.delete(wake.key(integration.pk))
     resolved = post_event(event(token, "resolve"))
 
     assert queued.json()["message"] == "Event accepted"
