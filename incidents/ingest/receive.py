@@ -187,7 +187,7 @@ def _accept(payload, messages):
     and, once it stops, reads a last time at least TRUST after giving the flag back.
     So a process that saw it held at t may answer "queued" without asking the cache
     for bodies committed before t + TRUST (wake.trusted): under a storm most
-    requests are then the INSERT alone (the cache round trip was a third of a
+    requests are then the INSERT alone (the cache round trip was a sixth of a
     request's CPU)."""
     integration_id = payload.integration_id
     if wake.trusted(integration_id):
